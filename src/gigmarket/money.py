@@ -1,0 +1,431 @@
+"""Exact money: integer minor units, strict parsing, allocation and rounding.
+
+Inside gigmarket an amount is an :class:`Amount`, an integer count of a
+currency's minor unit (cents, poisha, fils) plus its ISO 4217 code. Integers
+add, subtract and compare exactly and store in any database, so no ledger
+balance can drift by a fraction of a cent.
+
+py-moneyed's ``Money`` is the public type at the edge; converting between the
+two is exact or an error, never a rounding:
+
+>>> Amount.of("55.75", "USD")
+Amount(units=5575, currency='USD')
+>>> Amount.of("10.005", "USD")
+Traceback (most recent call last):
+...
+gigmarket.errors.PrecisionError: 10.005 has more decimals than USD allows (2)
+
+The only places gigmarket rounds are the ones it names: a percentage of an
+amount (:func:`percentage`, :func:`split_fee`) rounds once, under a
+:class:`RoundingMode` the caller chose, and :func:`allocate` splits by largest
+remainder so its parts always add up to the whole.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import TypeAlias
+
+import attrs
+from moneyed import Money
+
+from gigmarket._iso4217 import EXPONENTS
+from gigmarket.errors import (
+    AmountOutOfRange,
+    CurrencyMismatch,
+    InvalidAmount,
+    InvalidRatios,
+    PrecisionError,
+    UnknownCurrency,
+)
+
+__all__ = [
+    "MAX_UNITS",
+    "Amount",
+    "AmountLike",
+    "FeeSplit",
+    "Money",
+    "RateLike",
+    "RoundingMode",
+    "allocate",
+    "currency_code",
+    "exponent",
+    "parse_rate",
+    "percentage",
+    "round_fraction",
+    "split_fee",
+    "sum_amounts",
+]
+
+MAX_UNITS = 10**15
+"""The largest magnitude of one amount, in minor units.
+
+10^15 cents is ten trillion dollars: far above any real payment, far below
+what a signed 64-bit database column holds, so that sums of many amounts
+still fit. Anything larger is a bug or an attack, and is refused.
+"""
+
+AmountLike: TypeAlias = "Amount | Money | Decimal | int | str"
+"""What :meth:`Amount.of` accepts. Floats are deliberately absent."""
+
+RateLike: TypeAlias = "Decimal | int | str | Fraction"
+"""What :func:`parse_rate` accepts: ``Decimal("0.2")``, ``"0.2"``, ``"20%"``."""
+
+_PLAIN_DECIMAL = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+
+
+def currency_code(currency: object) -> str:
+    """Return the ISO 4217 code for ``currency`` (a code string or a py-moneyed
+    ``Currency``), upper-cased, or raise :class:`UnknownCurrency`."""
+    code = getattr(currency, "code", currency)
+    if isinstance(code, str):
+        upper = code.upper()
+        if _CURRENCY_CODE.fullmatch(upper) and upper in EXPONENTS:
+            return upper
+    raise UnknownCurrency(currency)
+
+
+def exponent(currency: object) -> int:
+    """How many decimal places the currency's minor unit has: USD 2, JPY 0, KWD 3."""
+    return EXPONENTS[currency_code(currency)]
+
+
+def _check_units(units: int, currency: str) -> None:
+    if abs(units) > MAX_UNITS:
+        raise AmountOutOfRange(
+            f"{units} minor units of {currency} is beyond the bound of {MAX_UNITS}",
+            value=units,
+        )
+
+
+def _decimal_to_units(value: Decimal, currency: str, original: object) -> int:
+    """Exact Decimal → minor units with integer arithmetic only.
+
+    Decimal multiplication obeys a context precision and could round a long
+    value; counting digits cannot.
+    """
+    if not value.is_finite():
+        raise InvalidAmount(f"{value} is not a finite amount", value=original)
+    sign, digits, exp = value.as_tuple()
+    if not isinstance(exp, int):  # pragma: no cover -- is_finite() rules out 'n', 'N', 'F'
+        raise InvalidAmount(f"{value} is not a finite amount", value=original)
+    coefficient = int("".join(map(str, digits)))
+    shift = exp + EXPONENTS[currency]
+    if shift >= 0:
+        if coefficient and shift > 18:
+            raise AmountOutOfRange(f"{value} {currency} is absurdly large", value=original)
+        units = coefficient * 10**shift
+    else:
+        divisor = 10**-shift
+        if coefficient % divisor:
+            raise PrecisionError(
+                f"{value} has more decimals than {currency} allows ({EXPONENTS[currency]})",
+                value=original,
+                currency=currency,
+                exponent=EXPONENTS[currency],
+            )
+        units = coefficient // divisor
+    units = -units if sign else units
+    _check_units(units, currency)
+    return units
+
+
+def _validate_units(instance: Amount, attribute: attrs.Attribute[int], units: int) -> None:
+    if type(units) is not int:
+        raise InvalidAmount(
+            f"minor units must be an int, not {type(units).__name__}", value=units
+        )
+
+
+def _validate_currency(instance: Amount, attribute: attrs.Attribute[str], currency: str) -> None:
+    if not isinstance(currency, str) or currency not in EXPONENTS:
+        raise UnknownCurrency(currency)
+
+
+@attrs.frozen(repr=True, order=False)
+class Amount:
+    """An exact amount: ``units`` of the minor unit of ``currency``.
+
+    ``Amount(units=5575, currency="USD")`` is 55.75 USD. Amounts of one
+    currency add, subtract and compare; mixing currencies raises
+    :class:`~gigmarket.errors.CurrencyMismatch`. Negative amounts are allowed
+    (a ledger posting that takes money out is negative); functions that need a
+    positive amount say so and check.
+    """
+
+    units: int = attrs.field(validator=_validate_units)
+    currency: str = attrs.field(validator=_validate_currency)
+
+    def __attrs_post_init__(self) -> None:
+        _check_units(self.units, self.currency)
+
+    @classmethod
+    def of(cls, value: AmountLike, currency: object = None) -> Amount:
+        """Parse an amount in *major* units, exactly.
+
+        ``value`` is a ``str`` in plain decimal notation (``"1234.50"``), a
+        ``Decimal``, an ``int`` (whole units), a py-moneyed ``Money`` or an
+        ``Amount``. ``currency`` is required unless the value carries one; if
+        both are given they must agree. Floats, NaN, infinities, exponents,
+        thousands separators and extra decimals are refused with a
+        :class:`~gigmarket.errors.MoneyError`.
+        """
+        if isinstance(value, Amount):
+            return value._in(currency)
+        if isinstance(value, Money):
+            code = currency_code(value.currency)
+            if currency is not None and currency_code(currency) != code:
+                raise CurrencyMismatch(
+                    f"expected {currency_code(currency)}, got {code}",
+                    expected=currency_code(currency),
+                    actual=code,
+                )
+            return cls(units=_decimal_to_units(value.amount, code, value), currency=code)
+        if currency is None:
+            raise InvalidAmount(f"{value!r} needs a currency", value=value)
+        code = currency_code(currency)
+        if isinstance(value, bool) or isinstance(value, float):
+            raise InvalidAmount(
+                f"{value!r} is a {type(value).__name__}; amounts must be exact: "
+                "pass a str, Decimal or int",
+                value=value,
+            )
+        if isinstance(value, int):
+            if abs(value) > MAX_UNITS:
+                raise AmountOutOfRange(f"{value} {code} is absurdly large", value=value)
+            return cls(units=value * 10 ** EXPONENTS[code], currency=code)
+        if isinstance(value, Decimal):
+            return cls(units=_decimal_to_units(value, code, value), currency=code)
+        if isinstance(value, str):
+            text = value.strip()
+            if not _PLAIN_DECIMAL.fullmatch(text):
+                raise InvalidAmount(
+                    f"{value!r} is not a plain decimal number such as '1234.50'", value=value
+                )
+            return cls(units=_decimal_to_units(Decimal(text), code, value), currency=code)
+        raise InvalidAmount(
+            f"cannot read an amount from a {type(value).__name__}", value=value
+        )
+
+    @classmethod
+    def zero(cls, currency: object) -> Amount:
+        """No money, in ``currency``."""
+        return cls(units=0, currency=currency_code(currency))
+
+    def to_money(self) -> Money:
+        """The same amount as py-moneyed ``Money``, exactly."""
+        return Money(self.to_decimal(), self.currency)
+
+    def to_decimal(self) -> Decimal:
+        """The amount in major units, with exactly the currency's decimals."""
+        return Decimal(self.units).scaleb(-EXPONENTS[self.currency])
+
+    def _in(self, currency: object) -> Amount:
+        if currency is not None:
+            self.require_currency(currency_code(currency))
+        return self
+
+    def require_currency(self, currency: str) -> None:
+        """Raise :class:`~gigmarket.errors.CurrencyMismatch` unless in ``currency``."""
+        if self.currency != currency:
+            raise CurrencyMismatch(
+                f"expected an amount in {currency}, got {self}",
+                expected=currency,
+                actual=self.currency,
+            )
+
+    def require_positive(self, what: str = "amount") -> Amount:
+        """Return self if greater than zero, else raise ``AmountOutOfRange``."""
+        if self.units <= 0:
+            raise AmountOutOfRange(f"{what} must be positive, got {self}", value=self)
+        return self
+
+    def _same(self, other: object) -> Amount:
+        if not isinstance(other, Amount):
+            raise TypeError(f"cannot combine an Amount with {type(other).__name__}")
+        other.require_currency(self.currency)
+        return other
+
+    def __add__(self, other: Amount) -> Amount:
+        return Amount(units=self.units + self._same(other).units, currency=self.currency)
+
+    def __sub__(self, other: Amount) -> Amount:
+        return Amount(units=self.units - self._same(other).units, currency=self.currency)
+
+    def __neg__(self) -> Amount:
+        return Amount(units=-self.units, currency=self.currency)
+
+    def __lt__(self, other: Amount) -> bool:
+        return self.units < self._same(other).units
+
+    def __le__(self, other: Amount) -> bool:
+        return self.units <= self._same(other).units
+
+    def __gt__(self, other: Amount) -> bool:
+        return self.units > self._same(other).units
+
+    def __ge__(self, other: Amount) -> bool:
+        return self.units >= self._same(other).units
+
+    def __str__(self) -> str:
+        return f"{self.to_decimal()} {self.currency}"
+
+
+def sum_amounts(amounts: Iterable[Amount], currency: str) -> Amount:
+    """Add amounts of one currency; an empty iterable is zero ``currency``."""
+    total = Amount.zero(currency)
+    for amount in amounts:
+        total += amount
+    return total
+
+
+class RoundingMode(enum.Enum):
+    """How a computed share (a fee, an interest) is brought to whole minor units.
+
+    ``HALF_UP`` rounds halves away from zero (the commercial rule, and the
+    default); ``HALF_EVEN`` rounds halves to the even neighbour (banker's
+    rounding, unbiased over many operations); ``DOWN`` truncates toward zero;
+    ``UP`` rounds away from zero.
+    """
+
+    HALF_UP = "half_up"
+    HALF_EVEN = "half_even"
+    DOWN = "down"
+    UP = "up"
+
+
+def round_fraction(value: Fraction, mode: RoundingMode) -> int:
+    """Round an exact rational to an integer under ``mode``."""
+    negative = value < 0
+    magnitude = -value if negative else value
+    whole, remainder = divmod(magnitude.numerator, magnitude.denominator)
+    if remainder:
+        twice = 2 * remainder
+        denominator = magnitude.denominator
+        if mode is RoundingMode.UP:
+            whole += 1
+        elif mode is RoundingMode.HALF_UP:
+            whole += twice >= denominator
+        elif mode is RoundingMode.HALF_EVEN:
+            whole += twice > denominator or (twice == denominator and whole % 2 == 1)
+    return -whole if negative else whole
+
+
+def parse_rate(rate: RateLike) -> Fraction:
+    """Read a rate exactly: ``Decimal("0.055")``, ``"0.055"``, ``"5.5%"``, ``0``.
+
+    Rates are fractions of one (0.2 is twenty percent). Floats are refused
+    for the same reason as float amounts; so are negative and non-finite rates.
+    """
+    original = rate
+    if isinstance(rate, bool) or isinstance(rate, float):
+        raise InvalidAmount(
+            f"rate {rate!r} is a {type(rate).__name__}; pass a Decimal or a str", value=rate
+        )
+    if isinstance(rate, str):
+        text = rate.strip()
+        percent = text.endswith("%")
+        text = text.removesuffix("%").strip()
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            raise InvalidAmount(f"rate {original!r} is not a plain decimal", value=original)
+        rate = Fraction(Decimal(text)) / (100 if percent else 1)
+    elif isinstance(rate, Decimal):
+        if not rate.is_finite():
+            raise InvalidAmount(f"rate {rate} is not finite", value=original)
+        rate = Fraction(rate)
+    elif isinstance(rate, int):
+        rate = Fraction(rate)
+    elif not isinstance(rate, Fraction):
+        raise InvalidAmount(f"cannot read a rate from a {type(rate).__name__}", value=original)
+    if rate < 0:
+        raise AmountOutOfRange(f"rate {original!r} is negative", value=original)
+    return rate
+
+
+def percentage(
+    amount: Amount, rate: RateLike, rounding: RoundingMode = RoundingMode.HALF_UP
+) -> Amount:
+    """``round(amount × rate)`` in whole minor units, rounded once under ``rounding``.
+
+    >>> percentage(Amount.of("999", "JPY"), "15%")
+    Amount(units=150, currency='JPY')
+    """
+    exact = Fraction(amount.units) * parse_rate(rate)
+    return Amount(units=round_fraction(exact, rounding), currency=amount.currency)
+
+
+@attrs.frozen
+class FeeSplit:
+    """A gross amount cut in two: ``fee + net == gross``, always."""
+
+    gross: Amount
+    fee: Amount
+    net: Amount
+
+
+def split_fee(
+    gross: Amount, rate: RateLike, rounding: RoundingMode = RoundingMode.HALF_UP
+) -> FeeSplit:
+    """Take a percentage fee out of ``gross``: the fee is computed and rounded
+    first, and the net is what is left. Rounding the two parts independently
+    could create or lose a cent; this cannot.
+
+    >>> split = split_fee(Amount.of("266.64", "USD"), "10%")
+    >>> str(split.fee), str(split.net)
+    ('26.66 USD', '239.98 USD')
+    """
+    fee = percentage(gross, rate, rounding)
+    if abs(fee.units) > abs(gross.units):
+        raise AmountOutOfRange(f"a fee of {fee} exceeds the gross {gross}", value=fee)
+    return FeeSplit(gross=gross, fee=fee, net=gross - fee)
+
+
+def _ratio(value: object) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | Fraction):
+        raise InvalidRatios(
+            f"ratio {value!r} must be an int, Decimal or Fraction", ratios=value
+        )
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise InvalidRatios(f"ratio {value} is not finite", ratios=value)
+    fraction = Fraction(value)
+    if fraction < 0:
+        raise InvalidRatios(f"ratio {value} is negative", ratios=value)
+    return fraction
+
+
+def allocate(amount: Amount, ratios: Sequence[int | Decimal | Fraction]) -> list[Amount]:
+    """Split ``amount`` in proportion to ``ratios``; the parts always sum to it.
+
+    Each part first gets the floor of its exact share; the minor units left
+    over go one each to the parts with the largest remainders. Ties go to the
+    earlier part, so the result is deterministic and a caller can decide who
+    benefits by ordering the ratios. A negative amount is split as its
+    magnitude and negated, so ``allocate(-a, r) == [-p for p in allocate(a, r)]``.
+
+    >>> [str(part) for part in allocate(Amount.of("0.05", "USD"), [7, 3])]
+    ['0.04 USD', '0.01 USD']
+    >>> [str(part) for part in allocate(Amount.of("0.05", "USD"), [3, 7])]
+    ['0.02 USD', '0.03 USD']
+    """
+    if isinstance(ratios, str | bytes) or not isinstance(ratios, Sequence) or not ratios:
+        raise InvalidRatios("allocate needs a non-empty sequence of ratios", ratios=ratios)
+    weights = [_ratio(ratio) for ratio in ratios]
+    total = sum(weights, Fraction(0))
+    if total == 0:
+        raise InvalidRatios("ratios must not all be zero", ratios=ratios)
+    magnitude = abs(amount.units)
+    shares = [magnitude * weight / total for weight in weights]
+    parts = [share.numerator // share.denominator for share in shares]
+    left_over = magnitude - sum(parts)
+    by_remainder = sorted(
+        range(len(shares)), key=lambda index: (-(shares[index] - parts[index]), index)
+    )
+    for index in by_remainder[:left_over]:
+        parts[index] += 1
+    sign = -1 if amount.units < 0 else 1
+    return [Amount(units=sign * part, currency=amount.currency) for part in parts]
