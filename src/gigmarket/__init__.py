@@ -6,8 +6,31 @@ library's authors, this facade for its users.
 
 from __future__ import annotations
 
-from gigmarket.errors import *  # noqa: F403 -- errors.__all__ is explicit and tested
-from gigmarket.errors import __all__ as _error_names
+from gigmarket.errors import (
+    AccountConflict,
+    AccountNotFound,
+    AlreadyReversed,
+    AmountOutOfRange,
+    CurrencyMismatch,
+    EntryNotFound,
+    FeePolicyError,
+    GigmarketError,
+    HoldAlreadyResolved,
+    HoldExceeded,
+    HoldNotFound,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidRatios,
+    LedgerError,
+    MoneyError,
+    NotFound,
+    PrecisionError,
+    StorageError,
+    UnbalancedEntry,
+    UnknownCurrency,
+    ValidationError,
+)
 from gigmarket.money import (
     MAX_UNITS,
     Amount,
@@ -24,19 +47,39 @@ from gigmarket.money import (
 
 __version__ = "0.1.0.dev0"
 
-__all__ = sorted(
-    [
-        *_error_names,
-        "MAX_UNITS",
-        "Amount",
-        "FeeSplit",
-        "Money",
-        "RoundingMode",
-        "allocate",
-        "currency_code",
-        "exponent",
-        "parse_rate",
-        "percentage",
-        "split_fee",
-    ]
-)
+__all__ = [
+    "MAX_UNITS",
+    "AccountConflict",
+    "AccountNotFound",
+    "AlreadyReversed",
+    "Amount",
+    "AmountOutOfRange",
+    "CurrencyMismatch",
+    "EntryNotFound",
+    "FeePolicyError",
+    "FeeSplit",
+    "GigmarketError",
+    "HoldAlreadyResolved",
+    "HoldExceeded",
+    "HoldNotFound",
+    "IdempotencyConflict",
+    "InsufficientFunds",
+    "InvalidAmount",
+    "InvalidRatios",
+    "LedgerError",
+    "Money",
+    "MoneyError",
+    "NotFound",
+    "PrecisionError",
+    "RoundingMode",
+    "StorageError",
+    "UnbalancedEntry",
+    "UnknownCurrency",
+    "ValidationError",
+    "allocate",
+    "currency_code",
+    "exponent",
+    "parse_rate",
+    "percentage",
+    "split_fee",
+]

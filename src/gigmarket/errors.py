@@ -177,9 +177,22 @@ class InvalidRatios(MoneyError):
 
 class FeePolicyError(GigmarketError):
     """A fee policy that cannot price a payment (no rule for its currency or date,
-    or a fee that would exceed what it is taken from)."""
+    or a fee that would exceed what it is taken from).
+
+    ``policy`` names the policy when one is involved; ``currency`` is set when the
+    policy has no entry for the payment's currency. One class with attributes,
+    not one class per cause: a host reacts the same way to each (the operator
+    must fix the policy), and the attributes say which fix.
+    """
 
     code = "fee_policy_error"
+
+    def __init__(
+        self, message: str, *, policy: str | None = None, currency: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.policy = policy
+        self.currency = currency
 
 
 # -- ledger ---------------------------------------------------------------

@@ -121,7 +121,7 @@ def _decimal_to_units(value: Decimal, currency: str, original: object) -> int:
             raise AmountOutOfRange(f"{value} {currency} is absurdly large", value=original)
         units = coefficient * 10**shift
     else:
-        divisor = 10**-shift
+        divisor: int = pow(10, -shift)
         if coefficient % divisor:
             raise PrecisionError(
                 f"{value} has more decimals than {currency} allows ({EXPONENTS[currency]})",
@@ -130,19 +130,17 @@ def _decimal_to_units(value: Decimal, currency: str, original: object) -> int:
                 exponent=EXPONENTS[currency],
             )
         units = coefficient // divisor
-    units = -units if sign else units
-    _check_units(units, currency)
-    return units
+    signed: int = -units if sign else units
+    _check_units(signed, currency)
+    return signed
 
 
-def _validate_units(instance: Amount, attribute: attrs.Attribute[int], units: int) -> None:
+def _validate_units(instance: Amount, attribute: attrs.Attribute[int], units: object) -> None:
     if type(units) is not int:
-        raise InvalidAmount(
-            f"minor units must be an int, not {type(units).__name__}", value=units
-        )
+        raise InvalidAmount(f"minor units must be an int, not {type(units).__name__}", value=units)
 
 
-def _validate_currency(instance: Amount, attribute: attrs.Attribute[str], currency: str) -> None:
+def _validate_currency(instance: Amount, attribute: attrs.Attribute[str], currency: object) -> None:
     if not isinstance(currency, str) or currency not in EXPONENTS:
         raise UnknownCurrency(currency)
 
@@ -189,7 +187,7 @@ class Amount:
         if currency is None:
             raise InvalidAmount(f"{value!r} needs a currency", value=value)
         code = currency_code(currency)
-        if isinstance(value, bool) or isinstance(value, float):
+        if isinstance(value, bool | float):
             raise InvalidAmount(
                 f"{value!r} is a {type(value).__name__}; amounts must be exact: "
                 "pass a str, Decimal or int",
@@ -208,9 +206,7 @@ class Amount:
                     f"{value!r} is not a plain decimal number such as '1234.50'", value=value
                 )
             return cls(units=_decimal_to_units(Decimal(text), code, value), currency=code)
-        raise InvalidAmount(
-            f"cannot read an amount from a {type(value).__name__}", value=value
-        )
+        raise InvalidAmount(f"cannot read an amount from a {type(value).__name__}", value=value)
 
     @classmethod
     def zero(cls, currency: object) -> Amount:
@@ -323,7 +319,7 @@ def parse_rate(rate: RateLike) -> Fraction:
     for the same reason as float amounts; so are negative and non-finite rates.
     """
     original = rate
-    if isinstance(rate, bool) or isinstance(rate, float):
+    if isinstance(rate, bool | float):
         raise InvalidAmount(
             f"rate {rate!r} is a {type(rate).__name__}; pass a Decimal or a str", value=rate
         )
@@ -387,9 +383,7 @@ def split_fee(
 
 def _ratio(value: object) -> Fraction:
     if isinstance(value, bool) or not isinstance(value, int | Decimal | Fraction):
-        raise InvalidRatios(
-            f"ratio {value!r} must be an int, Decimal or Fraction", ratios=value
-        )
+        raise InvalidRatios(f"ratio {value!r} must be an int, Decimal or Fraction", ratios=value)
     if isinstance(value, Decimal) and not value.is_finite():
         raise InvalidRatios(f"ratio {value} is not finite", ratios=value)
     fraction = Fraction(value)
@@ -412,9 +406,10 @@ def allocate(amount: Amount, ratios: Sequence[int | Decimal | Fraction]) -> list
     >>> [str(part) for part in allocate(Amount.of("0.05", "USD"), [3, 7])]
     ['0.02 USD', '0.03 USD']
     """
-    if isinstance(ratios, str | bytes) or not isinstance(ratios, Sequence) or not ratios:
+    given: object = ratios
+    if isinstance(given, str | bytes) or not isinstance(given, Sequence) or not given:
         raise InvalidRatios("allocate needs a non-empty sequence of ratios", ratios=ratios)
-    weights = [_ratio(ratio) for ratio in ratios]
+    weights = [_ratio(ratio) for ratio in given]
     total = sum(weights, Fraction(0))
     if total == 0:
         raise InvalidRatios("ratios must not all be zero", ratios=ratios)

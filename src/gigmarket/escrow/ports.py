@@ -1,0 +1,107 @@
+"""The ledger's storage port.
+
+The ledger talks to storage only through these protocols; adapters (memory,
+SQLite, PostgreSQL) implement them in :mod:`gigmarket.storage`. A unit of work
+is one atomic transaction: everything written through it becomes visible on
+``commit()`` or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from gigmarket.escrow.model import AccountBalance, Hold, JournalEntry, LedgerAccount
+from gigmarket.idempotency import IdempotencyRepository
+
+__all__ = ["LedgerRepository", "LedgerUnitOfWork", "UnitOfWorkFactory"]
+
+
+class LedgerRepository(Protocol):
+    """Accounts, balances, entries and holds, read and written in one transaction."""
+
+    def get_account(self, code: str) -> LedgerAccount | None: ...
+
+    def add_account(self, account: LedgerAccount, balance: AccountBalance) -> None:
+        """Store a new account with its (zero) balance."""
+        ...
+
+    def lock_balances(self, codes: Collection[str]) -> dict[str, AccountBalance]:
+        """Read balances for update.
+
+        SQL adapters lock the rows in one canonical (sorted) order, so two
+        transactions touching the same accounts cannot deadlock and neither
+        can overdraw on a stale read. Unknown codes are absent from the result.
+        """
+        ...
+
+    def save_balance(self, balance: AccountBalance) -> None: ...
+
+    def add_entry(self, entry: JournalEntry) -> None:
+        """Append an entry and index it by account and by reference."""
+        ...
+
+    def get_entry(self, entry_id: str) -> JournalEntry | None: ...
+
+    def entries_for_account(self, code: str) -> Sequence[JournalEntry]:
+        """The account's entries, oldest first."""
+        ...
+
+    def entries_with_reference(self, reference: str) -> Sequence[JournalEntry]:
+        """Entries carrying ``reference``, oldest first."""
+        ...
+
+    def find_reversal(self, entry_id: str) -> JournalEntry | None:
+        """The entry that reverses ``entry_id``, if any."""
+        ...
+
+    def add_hold(self, hold: Hold) -> None: ...
+
+    def get_hold(self, hold_id: str) -> Hold | None: ...
+
+    def save_hold(self, hold: Hold) -> None:
+        """Replace a stored hold (status changes only)."""
+        ...
+
+    def accounts(self) -> Sequence[LedgerAccount]:
+        """Every account, ordered by code."""
+        ...
+
+    def iter_entries(self) -> Iterator[JournalEntry]:
+        """Every entry, oldest first (for audits)."""
+        ...
+
+    def pending_holds(self) -> Sequence[Hold]:
+        """Holds not yet posted or voided (for audits)."""
+        ...
+
+
+class LedgerUnitOfWork(Protocol):
+    """One atomic transaction over the ledger's repositories.
+
+    Leaving the ``with`` block without ``commit()`` (or by an exception)
+    rolls everything back.
+    """
+
+    ledger: LedgerRepository
+    idempotency: IdempotencyRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Opens a fresh unit of work; a storage adapter is one of these."""
+
+    def __call__(self) -> LedgerUnitOfWork: ...
