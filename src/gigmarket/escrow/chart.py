@@ -1,0 +1,76 @@
+"""The chart of accounts: what each ledger account stands for, and its name.
+
+Names are plain strings so that a journal reads like a book-keeper's:
+``escrow:order:42`` holds what the buyer of order 42 paid until it is
+settled. Accounts of parties that can hold several currencies carry the
+currency in their name (``seller:7:available:BDT``), because a ledger account
+holds exactly one currency.
+
+=============================  ============================================  ==============
+account                        holds                                         may go negative
+=============================  ============================================  ==============
+``gateway:<name>:<CUR>``       money outside the platform (the world side)   yes
+``escrow:order:<id>``          what a buyer paid for one order, until settled no
+``buyer:<id>:credit:<CUR>``    refunds kept as balance, spendable again      no
+``seller:<id>:pending:<CUR>``  released earnings waiting out clearance       no
+``seller:<id>:available:<CUR>`` withdrawable earnings                         no
+``seller:<id>:debt:<CUR>``     claw-backs that could not be taken            no
+``payouts:in_flight:<CUR>``    withdrawals sent to the gateway, unconfirmed  no
+``platform:revenue:<CUR>``     commission and service fees                   no
+=============================  ============================================  ==============
+"""
+
+from __future__ import annotations
+
+from gigmarket.money import currency_code
+
+__all__ = [
+    "buyer_credit",
+    "gateway",
+    "order_escrow",
+    "payouts_in_flight",
+    "platform_revenue",
+    "seller_available",
+    "seller_debt",
+    "seller_pending",
+]
+
+
+def gateway(name: str, currency: object) -> str:
+    """The world side of payment gateway ``name``: the only negative balances."""
+    return f"gateway:{name}:{currency_code(currency)}"
+
+
+def order_escrow(order_id: str) -> str:
+    """What the buyer of ``order_id`` paid, held until the order settles."""
+    return f"escrow:order:{order_id}"
+
+
+def buyer_credit(buyer_id: str, currency: object) -> str:
+    """Refunds a buyer chose to keep as marketplace balance."""
+    return f"buyer:{buyer_id}:credit:{currency_code(currency)}"
+
+
+def seller_pending(seller_id: str, currency: object) -> str:
+    """Released earnings waiting out the clearance period."""
+    return f"seller:{seller_id}:pending:{currency_code(currency)}"
+
+
+def seller_available(seller_id: str, currency: object) -> str:
+    """Cleared earnings the seller may withdraw."""
+    return f"seller:{seller_id}:available:{currency_code(currency)}"
+
+
+def seller_debt(seller_id: str, currency: object) -> str:
+    """What a seller owes after a refund the platform could not claw back."""
+    return f"seller:{seller_id}:debt:{currency_code(currency)}"
+
+
+def payouts_in_flight(currency: object) -> str:
+    """Withdrawals handed to a gateway and not yet confirmed by it."""
+    return f"payouts:in_flight:{currency_code(currency)}"
+
+
+def platform_revenue(currency: object) -> str:
+    """The marketplace's own income: commissions and service fees."""
+    return f"platform:revenue:{currency_code(currency)}"

@@ -1,0 +1,168 @@
+"""The money movements of an escrow marketplace, as named ledger operations.
+
+Each flow is one journal entry (or one hold) between accounts of the
+:mod:`~gigmarket.escrow.chart`, opening the accounts it needs on first use.
+They know nothing of orders or gigs: an order id here is only the name of an
+escrow account, so the same flows serve any host that holds money for
+someone until a condition is met.
+
+The story of one order, in flows::
+
+    fund        gateway ──55.75──▶ escrow:order          (buyer pays, incl. fee)
+    settle      escrow  ──40.00──▶ seller:pending        (on completion)
+                escrow  ──15.75──▶ platform:revenue      (commission + fee)
+    clear       seller:pending ──40.00──▶ seller:available  (after clearance)
+    withdraw    seller:available ══40.00══▶ payouts:in_flight (a hold)
+    payout_sent the hold is posted: the money is with the gateway
+    payout_paid payouts:in_flight ──40.00──▶ gateway      (bank confirmed)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from gigmarket.errors import ValidationError
+from gigmarket.escrow import chart
+from gigmarket.escrow.ledger import LedgerTransaction
+from gigmarket.escrow.model import Hold, HoldStatus, JournalEntry, Posting
+from gigmarket.money import Amount, sum_amounts
+
+__all__ = ["EscrowFlows"]
+
+
+@attrs.define
+class EscrowFlows:
+    """Named escrow flows inside one ledger transaction."""
+
+    tx: LedgerTransaction
+
+    def _open(self, code: str, currency: str, *, allow_negative: bool = False) -> str:
+        self.tx.open_account(code, currency, allow_negative=allow_negative)
+        return code
+
+    def fund(
+        self, order_id: str, amount: Amount, *, gateway: str, idempotency_key: str | None = None
+    ) -> JournalEntry:
+        """A confirmed charge: the buyer's whole payment enters the order's escrow."""
+        escrow = self._open(chart.order_escrow(order_id), amount.currency)
+        world = self._open(
+            chart.gateway(gateway, amount.currency), amount.currency, allow_negative=True
+        )
+        return self.tx.transfer(
+            world,
+            escrow,
+            amount,
+            memo=f"payment for order {order_id}",
+            references=[f"order:{order_id}"],
+            idempotency_key=idempotency_key,
+        )
+
+    def settle(
+        self,
+        order_id: str,
+        shares: Mapping[str, Amount],
+        *,
+        memo: str = "",
+        idempotency_key: str | None = None,
+    ) -> JournalEntry:
+        """Pay out of an order's escrow to several accounts in one entry.
+
+        ``shares`` maps account codes (from :mod:`~gigmarket.escrow.chart`) to
+        positive amounts; together they may not exceed what escrow holds. A
+        completion, a refund and a dispute split are all settlements.
+        """
+        escrow = chart.order_escrow(order_id)
+        currency = self.tx.account(escrow).currency
+        if not shares:
+            raise ValidationError("a settlement needs at least one share", field="shares")
+        for code, amount in shares.items():
+            amount.require_positive(f"the share of {code}")
+            self._open(code, currency, allow_negative=code.startswith("gateway:"))
+        total = sum_amounts(shares.values(), currency)
+        return self.tx.post(
+            [Posting(escrow, -total), *(Posting(code, amount) for code, amount in shares.items())],
+            memo=memo or f"settlement of order {order_id}",
+            references=[f"order:{order_id}"],
+            idempotency_key=idempotency_key,
+        )
+
+    def release(
+        self,
+        order_id: str,
+        *,
+        seller_id: str,
+        seller_net: Amount,
+        platform_fees: Amount,
+        idempotency_key: str | None = None,
+    ) -> JournalEntry:
+        """Completion: the seller's net to pending earnings, the fees to the platform."""
+        shares = {chart.seller_pending(seller_id, seller_net.currency): seller_net}
+        if platform_fees.units:
+            shares[chart.platform_revenue(platform_fees.currency)] = platform_fees
+        return self.settle(
+            order_id,
+            shares,
+            memo=f"release of order {order_id} to seller {seller_id}",
+            idempotency_key=idempotency_key,
+        )
+
+    def clear(
+        self, seller_id: str, amount: Amount, *, idempotency_key: str | None = None
+    ) -> JournalEntry:
+        """The clearance period is over: pending earnings become withdrawable."""
+        pending = chart.seller_pending(seller_id, amount.currency)
+        available = self._open(chart.seller_available(seller_id, amount.currency), amount.currency)
+        return self.tx.transfer(
+            pending,
+            available,
+            amount,
+            memo=f"clearance for seller {seller_id}",
+            references=[f"seller:{seller_id}"],
+            idempotency_key=idempotency_key,
+        )
+
+    def request_withdrawal(
+        self, seller_id: str, amount: Amount, *, idempotency_key: str | None = None
+    ) -> Hold:
+        """Reserve a withdrawal: the money can no longer be spent, nor yet left."""
+        in_flight = self._open(chart.payouts_in_flight(amount.currency), amount.currency)
+        return self.tx.reserve(
+            chart.seller_available(seller_id, amount.currency),
+            in_flight,
+            amount,
+            memo=f"withdrawal by seller {seller_id}",
+            references=[f"seller:{seller_id}"],
+            idempotency_key=idempotency_key,
+        )
+
+    def payout_sent(self, hold_id: str, *, idempotency_key: str | None = None) -> JournalEntry:
+        """The gateway accepted the payout: the held money is now in flight."""
+        return self.tx.post_hold(hold_id, idempotency_key=idempotency_key)
+
+    def payout_paid(
+        self, hold_id: str, *, gateway: str, idempotency_key: str | None = None
+    ) -> JournalEntry:
+        """The gateway confirmed the payout: the money has left the platform."""
+        hold = self.tx.hold(hold_id)
+        if hold.status is not HoldStatus.POSTED or hold.posted_amount is None:
+            raise ValidationError(
+                f"payout {hold_id} is {hold.status.value}, not sent", field="hold_id"
+            )
+        amount = hold.posted_amount
+        world = self._open(
+            chart.gateway(gateway, amount.currency), amount.currency, allow_negative=True
+        )
+        return self.tx.transfer(
+            hold.destination,
+            world,
+            amount,
+            memo=f"payout {hold_id} confirmed",
+            references=list(hold.references),
+            idempotency_key=idempotency_key,
+        )
+
+    def withdrawal_cancelled(self, hold_id: str, *, idempotency_key: str | None = None) -> Hold:
+        """The payout was refused before it was sent: the money is available again."""
+        return self.tx.void_hold(hold_id, idempotency_key=idempotency_key)
