@@ -84,8 +84,15 @@ class LedgerUnitOfWork(Protocol):
     rolls everything back.
     """
 
-    ledger: LedgerRepository
-    idempotency: IdempotencyRepository
+    @property
+    def ledger(self) -> LedgerRepository:
+        """The ledger's tables, inside this transaction."""
+        ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository:
+        """The idempotency records, inside this transaction."""
+        ...
 
     def __enter__(self) -> Self: ...
 

@@ -1,0 +1,9 @@
+"""``python -m gigmarket``: the same as the ``gigmarket`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from gigmarket.cli import main
+
+sys.exit(main())

@@ -1,0 +1,193 @@
+"""Hypothesis strategies shared by the test suite.
+
+One module, so that a property test reads as a statement about the domain
+(``amounts("KWD")``, ``rates()``) and every test draws values the same way.
+Each concern has its own section below; add a section rather than growing
+another one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from fractions import Fraction
+
+from hypothesis import strategies as st
+
+from gigmarket._iso4217 import EXPONENTS
+from gigmarket.escrow.fees import Tier, Tiered
+from gigmarket.money import MAX_UNITS, Amount, RoundingMode
+
+__all__ = [
+    "CURRENCIES_BY_EXPONENT",
+    "EXPONENT_CURRENCIES",
+    "amounts",
+    "aware_datetimes",
+    "currencies",
+    "iso_currencies",
+    "rate_spellings",
+    "rates",
+    "ratio_lists",
+    "rounding_modes",
+    "signed_amounts",
+    "tiered_rules",
+]
+
+
+# -- fees: one currency per exponent, rates, tiers, dates (gigmarket.escrow.fees) --
+
+EXPONENT_CURRENCIES = ("JPY", "USD", "KWD", "CLF")
+"""One currency per minor-unit exponent gigmarket knows: 0, 2, 3 and 4 decimals."""
+
+_MAX_TEST_UNITS = 10**12
+"""Large enough for every rounding path, small enough that sums stay below MAX_UNITS."""
+
+
+def currencies() -> st.SearchStrategy[str]:
+    """A currency code, one of each exponent (0, 2, 3, 4)."""
+    return st.sampled_from(EXPONENT_CURRENCIES)
+
+
+def amounts(
+    currency: str | None = None, *, min_units: int = 1, max_units: int = _MAX_TEST_UNITS
+) -> st.SearchStrategy[Amount]:
+    """Amounts in ``currency`` (or any of :data:`EXPONENT_CURRENCIES`), positive by default.
+
+    Small amounts are drawn often: that is where rounding and thresholds bite.
+    """
+    codes = currencies() if currency is None else st.just(currency)
+    units = st.one_of(
+        st.integers(min_value=min_units, max_value=min(max_units, min_units + 1000)),
+        st.integers(min_value=min_units, max_value=max_units),
+    )
+    return st.builds(lambda code, count: Amount(units=count, currency=code), codes, units)
+
+
+def rates(*, max_rate: Fraction = Fraction(1)) -> st.SearchStrategy[Fraction]:
+    """Exact rates in ``[0, max_rate]``: published-looking decimals (``0.055``)
+    and awkward fractions (``1/3``) whose products never come out even."""
+    decimal_rates = st.decimals(
+        min_value=0, max_value=Decimal(max_rate.numerator) / max_rate.denominator, places=4
+    ).map(Fraction)
+    fraction_rates = st.fractions(min_value=0, max_value=max_rate, max_denominator=1000)
+    edges = st.sampled_from([Fraction(0), max_rate])
+    return st.one_of(edges, decimal_rates, fraction_rates)
+
+
+def rounding_modes() -> st.SearchStrategy[RoundingMode]:
+    """Every :class:`~gigmarket.money.RoundingMode`."""
+    return st.sampled_from(RoundingMode)
+
+
+@st.composite
+def tiered_rules(draw: st.DrawFn, currency: str, *, max_bound: int = 10**6) -> Tiered:
+    """A :class:`~gigmarket.escrow.fees.Tiered` rule of one to four tiers with
+    rising bounds (at most ``max_bound`` minor units) in ``currency`` and rates
+    in ``[0, 1]``."""
+    bound_count = draw(st.integers(min_value=0, max_value=3))
+    bounds = sorted(
+        draw(
+            st.sets(
+                st.integers(min_value=1, max_value=max_bound),
+                min_size=bound_count,
+                max_size=bound_count,
+            )
+        )
+    )
+    tiers = [
+        Tier(rate=draw(rates()), up_to=[Amount(units=bound, currency=currency)]) for bound in bounds
+    ]
+    tiers.append(Tier(rate=draw(rates())))
+    return Tiered(tiers=tiers)
+
+
+def aware_datetimes() -> st.SearchStrategy[datetime]:
+    """Timezone-aware datetimes in UTC or at a fixed offset, years 2000–2100."""
+    offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+        lambda minutes: timezone(timedelta(minutes=minutes))
+    )
+    return st.datetimes(
+        min_value=datetime(2000, 1, 1),  # noqa: DTZ001 -- bounds are naive by Hypothesis' API
+        max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+        timezones=st.one_of(st.just(UTC), offsets),
+    )
+
+
+# -- money: every currency, the whole amount range, ratios (gigmarket.money) ---
+
+CURRENCIES_BY_EXPONENT: dict[int, tuple[str, ...]] = {
+    places: tuple(sorted(code for code, exponent in EXPONENTS.items() if exponent == places))
+    for places in sorted(set(EXPONENTS.values()))
+}
+"""Every code of gigmarket's ISO 4217 table, grouped by its number of decimals."""
+
+
+def iso_currencies(exponent: int | None = None) -> st.SearchStrategy[str]:
+    """Any code in gigmarket's table (active and historic), or only the codes
+    with ``exponent`` decimals."""
+    codes = sorted(EXPONENTS) if exponent is None else CURRENCIES_BY_EXPONENT[exponent]
+    return st.sampled_from(codes)
+
+
+def signed_amounts(
+    currency: str | None = None, *, min_units: int = -MAX_UNITS, max_units: int = MAX_UNITS
+) -> st.SearchStrategy[Amount]:
+    """Amounts anywhere in ``[min_units, max_units]`` (by default the whole legal
+    range, negatives and zero included) in ``currency`` or any code of the table.
+
+    The bounds themselves, zero and one unit either side of it are drawn often.
+    """
+    codes = iso_currencies() if currency is None else st.just(currency)
+    edges = [
+        units
+        for units in (0, 1, -1, MAX_UNITS, -MAX_UNITS, MAX_UNITS - 1, -MAX_UNITS + 1)
+        if min_units <= units <= max_units
+    ]
+    small = st.integers(min_value=max(min_units, -1000), max_value=min(max_units, 1000))
+    units = st.one_of(
+        st.sampled_from(edges) if edges else st.nothing(),
+        small if max(min_units, -1000) <= min(max_units, 1000) else st.nothing(),
+        st.integers(min_value=min_units, max_value=max_units),
+    )
+    return st.builds(lambda code, count: Amount(units=count, currency=code), codes, units)
+
+
+@st.composite
+def ratio_lists(
+    draw: st.DrawFn, *, min_size: int = 1, max_size: int = 8
+) -> list[int | Decimal | Fraction]:
+    """Ratios :func:`~gigmarket.money.allocate` accepts: ints, Decimals and
+    Fractions, mixed, zero allowed (and drawn often), never all zero."""
+    ratio = st.one_of(
+        st.just(0),
+        st.integers(min_value=0, max_value=10**6),
+        st.decimals(min_value=0, max_value=10**6, places=4),
+        st.fractions(min_value=0, max_value=1000, max_denominator=1000),
+    )
+    ratios: list[int | Decimal | Fraction] = draw(
+        st.lists(ratio, min_size=min_size, max_size=max_size)
+    )
+    if not any(ratios):
+        index = draw(st.integers(min_value=0, max_value=len(ratios) - 1))
+        ratios[index] = draw(st.integers(min_value=1, max_value=10**6))
+    return ratios
+
+
+@st.composite
+def rate_spellings(draw: st.DrawFn) -> tuple[Decimal | int | str | Fraction, Fraction]:
+    """A rate in ``[0, 1]`` written as :func:`~gigmarket.money.parse_rate` accepts
+    it (``Decimal``, plain string, percent string, ``Fraction``, ``0``/``1``),
+    paired with the exact ``Fraction`` it means."""
+    value = draw(st.decimals(min_value=0, max_value=1, places=6))
+    exact = Fraction(value)
+    spelling = draw(st.sampled_from(["decimal", "str", "percent", "fraction", "int"]))
+    if spelling == "decimal":
+        return value, exact
+    if spelling == "str":
+        return f"{value:f}", exact
+    if spelling == "percent":
+        return f"{value * 100:f}%", exact
+    if spelling == "fraction":
+        return exact, exact
+    whole = draw(st.sampled_from([0, 1]))
+    return whole, Fraction(whole)
