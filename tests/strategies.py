@@ -8,6 +8,9 @@ another one.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
@@ -15,20 +18,28 @@ from fractions import Fraction
 from hypothesis import strategies as st
 
 from gigmarket._iso4217 import EXPONENTS
+from gigmarket.catalog import SearchSort, SellerLevel
 from gigmarket.escrow.fees import Tier, Tiered
 from gigmarket.money import MAX_UNITS, Amount, RoundingMode
 
 __all__ = [
+    "CATALOG_CATEGORIES",
+    "CATALOG_WORDS",
     "CURRENCIES_BY_EXPONENT",
     "EXPONENT_CURRENCIES",
     "amounts",
     "aware_datetimes",
+    "catalog_search_queries",
     "currencies",
+    "gig_payload",
+    "gig_payloads",
     "iso_currencies",
+    "profile_payload",
     "rate_spellings",
     "rates",
     "ratio_lists",
     "rounding_modes",
+    "scrambled_ids",
     "signed_amounts",
     "tiered_rules",
 ]
@@ -191,3 +202,172 @@ def rate_spellings(draw: st.DrawFn) -> tuple[Decimal | int | str | Fraction, Fra
         return exact, exact
     whole = draw(st.sampled_from([0, 1]))
     return whole, Fraction(whole)
+
+
+# -- catalog: gig and profile payloads, search queries (gigmarket.catalog) -----
+
+CATALOG_WORDS = (
+    "logo",
+    "design",
+    "website",
+    "wordpress",
+    "seo",
+    "article",
+    "translate",
+    "video",
+    "edit",
+    "bangla",
+    "minimal",
+    "modern",
+    "brand",
+    "mobile",
+    "shop",
+    "voice",
+)
+"""A small vocabulary, so that drawn texts and drawn queries often meet."""
+
+CATALOG_CATEGORIES = (
+    ("graphics-design", "logo-design"),
+    ("graphics-design", "illustration"),
+    ("programming-tech", "website-development"),
+    ("programming-tech", "mobile-apps"),
+    ("writing-translation", "translation"),
+    ("digital-marketing", "seo"),
+)
+"""(category, subcategory) pairs of the default taxonomy."""
+
+_CATALOG_FILLER = "Clear communication, original files and a result you will be proud of. "
+
+
+def scrambled_ids(prefix: str) -> Callable[[], str]:
+    """Deterministic ids that do not sort in creation order, so that a test
+    notices when an order depends on creation order instead of the gig id."""
+    counter = itertools.count(1)
+    return lambda: f"{prefix}-{hashlib.sha256(str(next(counter)).encode()).hexdigest()[:10]}"
+
+
+def gig_payload(**overrides: object) -> dict[str, object]:
+    """A complete, publishable ``CreateGig`` payload in USD; ``overrides`` replace keys."""
+    payload: dict[str, object] = {
+        "title": "I will design a modern minimal logo",
+        "category": "graphics-design",
+        "subcategory": "logo-design",
+        "currency": "USD",
+        "tags": ["logo", "brand identity"],
+        "description": "A modern logo for your brand. " + _CATALOG_FILLER * 2,
+        "packages": [
+            {
+                "name": "Basic",
+                "price": "25.00",
+                "delivery_days": 3,
+                "revisions": 1,
+                "features": ["1 concept", "PNG file"],
+            },
+            {"name": "Standard", "price": "60", "delivery_days": 5, "revisions": 3},
+            {"name": "Premium", "price": "150.00", "delivery_days": 7, "revisions": None},
+        ],
+        "extras": [
+            {"name": "Extra-fast delivery", "price": "20", "delivery_days_delta": -2},
+            {"name": "Additional revision", "price": "5", "extra_revisions": 1},
+        ],
+        "requirements": [
+            {"text": "What is your brand name?", "kind": "free_text"},
+            {
+                "text": "Which style?",
+                "kind": "multiple_choice",
+                "choices": ["Minimal", "Vintage"],
+                "required": False,
+            },
+            {"text": "Upload your sketch", "kind": "attachment", "required": False},
+        ],
+        "faqs": [{"question": "Do I get the source file?", "answer": "Yes, in Premium."}],
+        "gallery": ["gallery/logo-1.png"],
+    }
+    payload.update(overrides)
+    return payload
+
+
+def profile_payload(**overrides: object) -> dict[str, object]:
+    """A valid ``SetUpProfile`` payload; ``overrides`` replace keys."""
+    payload: dict[str, object] = {
+        "display_name": "Rahim Uddin",
+        "headline": "Logo and brand designer",
+        "description": "Ten years of logos for shops in Dhaka and beyond.",
+        "skills": ["logo design", "branding"],
+        "languages": [
+            {"language": "bn", "level": "native"},
+            {"language": "en", "level": "fluent"},
+        ],
+        "country": "BD",
+    }
+    payload.update(overrides)
+    return payload
+
+
+@st.composite
+def gig_payloads(draw: st.DrawFn, currency: str | None = None) -> dict[str, object]:
+    """Complete ``CreateGig`` payloads over :data:`CATALOG_WORDS`: one to three
+    packages priced in USD (5–10,000) or BDT (500–1,000,000)."""
+    code = draw(st.sampled_from(["USD", "BDT"])) if currency is None else currency
+    low, high = (500, 10_000) if code == "USD" else (50_000, 1_000_000)
+    words = st.lists(st.sampled_from(CATALOG_WORDS), min_size=1, max_size=4)
+    category, subcategory = draw(st.sampled_from(CATALOG_CATEGORIES))
+    packages = [
+        {
+            "name": name,
+            "price": str(Decimal(draw(st.integers(low, high))) / 100),
+            "delivery_days": draw(st.integers(1, 30)),
+        }
+        for name in ("Basic", "Standard", "Premium")[: draw(st.integers(1, 3))]
+    ]
+    return gig_payload(
+        title=("I will " + " ".join(draw(words)) + " for you")[:80],
+        category=category,
+        subcategory=subcategory,
+        currency=code,
+        tags=sorted(set(draw(st.lists(st.sampled_from(CATALOG_WORDS), min_size=1, max_size=3)))),
+        description=" ".join(draw(words)) + ". " + _CATALOG_FILLER * 2,
+        packages=packages,
+        extras=[],
+    )
+
+
+@st.composite
+def catalog_search_queries(draw: st.DrawFn) -> dict[str, object]:
+    """Keyword arguments for ``SearchQuery``: any mix of filters and a sort.
+
+    Each filter is drawn one time in three, so that most queries still find
+    something in a small market."""
+
+    def sometimes() -> bool:
+        return draw(st.integers(min_value=0, max_value=2)) == 0
+
+    query: dict[str, object] = {}
+    if sometimes():
+        query["text"] = " ".join(draw(st.lists(st.sampled_from(CATALOG_WORDS), max_size=2)))
+    if sometimes():
+        category, subcategory = draw(st.sampled_from(CATALOG_CATEGORIES))
+        query["category"] = category
+        if sometimes():
+            query["subcategory"] = subcategory
+    sort = draw(st.sampled_from(SearchSort))
+    if sort in (SearchSort.PRICE_ASC, SearchSort.PRICE_DESC) or sometimes():
+        query["currency"] = draw(st.sampled_from(["USD", "BDT"]))
+        scale = 1 if query["currency"] == "USD" else 100
+        if sometimes():
+            query["min_price"] = draw(st.integers(5, 60)) * scale
+        if sometimes():
+            query["max_price"] = draw(st.integers(60, 100)) * scale
+    if sometimes():
+        query["delivery_within_days"] = draw(st.integers(1, 30))
+    if sometimes():
+        query["seller_levels"] = draw(st.sets(st.sampled_from(SellerLevel), min_size=1))
+    if sometimes():
+        query["min_rating"] = draw(st.sampled_from(["1", "3.5", "4.7", "5"]))
+    if sometimes():
+        query["seller_languages"] = draw(st.sets(st.sampled_from(["bn", "en", "hi"]), min_size=1))
+    if sometimes():
+        query["seller_countries"] = draw(st.sets(st.sampled_from(["BD", "IN", "US"]), min_size=1))
+    query["sort"] = sort
+    query["limit"] = draw(st.sampled_from([1, 2, 3, 5, 12]))
+    return query

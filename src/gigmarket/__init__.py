@@ -1,20 +1,31 @@
 """gigmarket: the money-touching core of a freelance services marketplace.
 
 Import what you need from here; the submodules are organised for the
-library's authors, this facade for its users.
+library's authors, this facade for its users. The subpackages have their own
+facades: :mod:`gigmarket.escrow` (ledger, fees), :mod:`gigmarket.orders`
+(lifecycle), :mod:`gigmarket.catalog` (accounts, gigs, search) and
+:mod:`gigmarket.storage` (adapters).
 """
 
 from __future__ import annotations
 
+from gigmarket.clock import Clock, ManualClock, SystemClock
 from gigmarket.errors import (
     AccountConflict,
     AccountNotFound,
     AlreadyReversed,
     AmountOutOfRange,
+    CatalogError,
+    ConcurrencyConflict,
     CurrencyMismatch,
     EntryNotFound,
     FeePolicyError,
+    GigIncomplete,
     GigmarketError,
+    GigNotFound,
+    GigStateError,
+    GigVersionNotFound,
+    GuardFailed,
     HoldAlreadyResolved,
     HoldExceeded,
     HoldNotFound,
@@ -23,13 +34,27 @@ from gigmarket.errors import (
     InvalidAmount,
     InvalidRatios,
     LedgerError,
+    LevelPolicyError,
     MoneyError,
     NotFound,
+    NotGigOwner,
+    NotOrderable,
+    OrderError,
+    OrderNotFound,
+    PaymentMismatch,
     PrecisionError,
+    ReviewNotAllowed,
+    SchemaTooNew,
+    SellerSuspended,
+    StaleGigVersion,
     StorageError,
+    TransientStorageError,
+    TransitionNotAllowed,
     UnbalancedEntry,
     UnknownCurrency,
+    UserNotFound,
     ValidationError,
+    WrongActor,
 )
 from gigmarket.money import (
     MAX_UNITS,
@@ -43,6 +68,7 @@ from gigmarket.money import (
     parse_rate,
     percentage,
     split_fee,
+    sum_amounts,
 )
 
 __version__ = "0.1.0.dev0"
@@ -54,11 +80,19 @@ __all__ = [
     "AlreadyReversed",
     "Amount",
     "AmountOutOfRange",
+    "CatalogError",
+    "Clock",
+    "ConcurrencyConflict",
     "CurrencyMismatch",
     "EntryNotFound",
     "FeePolicyError",
     "FeeSplit",
+    "GigIncomplete",
+    "GigNotFound",
+    "GigStateError",
+    "GigVersionNotFound",
     "GigmarketError",
+    "GuardFailed",
     "HoldAlreadyResolved",
     "HoldExceeded",
     "HoldNotFound",
@@ -67,19 +101,36 @@ __all__ = [
     "InvalidAmount",
     "InvalidRatios",
     "LedgerError",
+    "LevelPolicyError",
+    "ManualClock",
     "Money",
     "MoneyError",
     "NotFound",
+    "NotGigOwner",
+    "NotOrderable",
+    "OrderError",
+    "OrderNotFound",
+    "PaymentMismatch",
     "PrecisionError",
+    "ReviewNotAllowed",
     "RoundingMode",
+    "SchemaTooNew",
+    "SellerSuspended",
+    "StaleGigVersion",
     "StorageError",
+    "SystemClock",
+    "TransientStorageError",
+    "TransitionNotAllowed",
     "UnbalancedEntry",
     "UnknownCurrency",
+    "UserNotFound",
     "ValidationError",
+    "WrongActor",
     "allocate",
     "currency_code",
     "exponent",
     "parse_rate",
     "percentage",
     "split_fee",
+    "sum_amounts",
 ]

@@ -29,8 +29,30 @@ GigmarketError
 │   ├── HoldAlreadyResolved ............. a hold posted or voided a second time
 │   ├── HoldExceeded .................... posting more than a hold reserved
 │   └── AlreadyReversed ................. an entry reversed a second time
+├── CatalogError
+│   ├── UserNotFound (NotFound) ......... a marketplace user account that does not exist
+│   ├── GigNotFound (NotFound)
+│   ├── GigVersionNotFound (NotFound) ... a version number the gig never had
+│   ├── GigStateError ................... an edit or status change the gig's status forbids
+│   ├── GigIncomplete ................... publishing a gig that lacks something; lists what
+│   ├── StaleGigVersion ................. an edit based on a version that is no longer current
+│   ├── NotGigOwner ..................... a seller acting on another seller's gig
+│   ├── SellerSuspended ................. a suspended account acting as a seller
+│   ├── NotOrderable .................... a gig that cannot be ordered now; says why
+│   └── LevelPolicyError ................ a seller-level policy that cannot judge these stats
+├── OrderError
+│   ├── OrderNotFound (NotFound)
+│   ├── TransitionNotAllowed ............ this action, by this actor, in this state: no
+│   │   ├── WrongActor .................. the action exists here, but not for this actor
+│   │   └── GuardFailed ................. the action is allowed, but a condition is not met
+│   ├── PaymentMismatch ................. a payment of the wrong amount or currency
+│   └── ReviewNotAllowed ................ a review out of turn, twice, late, or on an
+│                                         order that was not completed
 ├── IdempotencyConflict ................. a key reused with a different payload
 └── StorageError ........................ the store failed; the driver error is chained
+    ├── TransientStorageError ........... a conflict with another writer; safe to retry
+    │   └── ConcurrencyConflict ......... someone else changed the row first
+    └── SchemaTooNew .................... a database written by a newer gigmarket
 ```
 """
 
@@ -41,10 +63,17 @@ __all__ = [
     "AccountNotFound",
     "AlreadyReversed",
     "AmountOutOfRange",
+    "CatalogError",
+    "ConcurrencyConflict",
     "CurrencyMismatch",
     "EntryNotFound",
     "FeePolicyError",
+    "GigIncomplete",
+    "GigNotFound",
+    "GigStateError",
+    "GigVersionNotFound",
     "GigmarketError",
+    "GuardFailed",
     "HoldAlreadyResolved",
     "HoldExceeded",
     "HoldNotFound",
@@ -53,13 +82,27 @@ __all__ = [
     "InvalidAmount",
     "InvalidRatios",
     "LedgerError",
+    "LevelPolicyError",
     "MoneyError",
     "NotFound",
+    "NotGigOwner",
+    "NotOrderable",
+    "OrderError",
+    "OrderNotFound",
+    "PaymentMismatch",
     "PrecisionError",
+    "ReviewNotAllowed",
+    "SchemaTooNew",
+    "SellerSuspended",
+    "StaleGigVersion",
     "StorageError",
+    "TransientStorageError",
+    "TransitionNotAllowed",
     "UnbalancedEntry",
     "UnknownCurrency",
+    "UserNotFound",
     "ValidationError",
+    "WrongActor",
 ]
 
 
@@ -85,13 +128,26 @@ class GigmarketError(Exception):
 
 
 class ValidationError(GigmarketError, ValueError):
-    """Input that breaks a rule of the library; ``field`` names the culprit."""
+    """Input that breaks a rule of the library; ``field`` names the culprit.
+
+    ``field`` is the first offending field as a dotted path
+    (``packages.1.price``). A command can break several rules at once; a form
+    wants to mark them all, so ``errors`` lists every ``(field, message)``
+    pair, the first one being ``(field, message)`` itself.
+    """
 
     code = "validation_error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        errors: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+        self.errors = errors or ((field or "", message),)
 
 
 class NotFound(GigmarketError, LookupError):
@@ -309,6 +365,228 @@ class AlreadyReversed(LedgerError):
         self.reversal_id = reversal_id
 
 
+# -- catalog --------------------------------------------------------------
+
+
+class CatalogError(GigmarketError):
+    """The catalog refused an operation on an account, a profile or a gig; nothing was written."""
+
+    code = "catalog_error"
+
+
+class UserNotFound(CatalogError, NotFound):
+    """A marketplace user account id that the catalog does not hold.
+
+    Named apart from :class:`AccountNotFound`, which is a *ledger* account.
+    """
+
+    code = "user_not_found"
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"user account {account_id!r} does not exist")
+        self.account_id = account_id
+
+
+class GigNotFound(CatalogError, NotFound):
+    """A gig id that the catalog does not hold."""
+
+    code = "gig_not_found"
+
+    def __init__(self, gig_id: str) -> None:
+        super().__init__(f"gig {gig_id!r} does not exist")
+        self.gig_id = gig_id
+
+
+class GigVersionNotFound(CatalogError, NotFound):
+    """A version number the gig never had."""
+
+    code = "gig_version_not_found"
+
+    def __init__(self, *, gig_id: str, version: int) -> None:
+        super().__init__(f"gig {gig_id!r} has no version {version}")
+        self.gig_id = gig_id
+        self.version = version
+
+
+class GigStateError(CatalogError):
+    """An edit or a status change that the gig's current status does not allow.
+
+    ``action`` is what was attempted (``publish``, ``pause``, ``edit``...),
+    ``state`` the status the gig was in.
+    """
+
+    code = "gig_state_error"
+
+    def __init__(self, *, gig_id: str, state: str, action: str) -> None:
+        super().__init__(f"cannot {action} gig {gig_id!r} while it is {state}")
+        self.gig_id = gig_id
+        self.state = state
+        self.action = action
+
+
+class GigIncomplete(CatalogError):
+    """A gig that cannot be published (or stay published) yet.
+
+    ``missing`` names every part that is lacking (``description``,
+    ``packages``, ``tags``, ``gallery``, ``seller_profile``), so a host can
+    show the seller one checklist instead of one error at a time.
+    """
+
+    code = "gig_incomplete"
+
+    def __init__(self, *, gig_id: str, missing: tuple[str, ...]) -> None:
+        super().__init__(f"gig {gig_id!r} is incomplete: {', '.join(missing)}")
+        self.gig_id = gig_id
+        self.missing = missing
+
+
+class StaleGigVersion(CatalogError):
+    """An edit made against a version that another edit has since replaced."""
+
+    code = "stale_gig_version"
+
+    def __init__(self, *, gig_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"gig {gig_id!r} is at version {actual}, the edit was based on version {expected}"
+        )
+        self.gig_id = gig_id
+        self.expected = expected
+        self.actual = actual
+
+
+class NotGigOwner(CatalogError):
+    """A seller acting on a gig that belongs to someone else."""
+
+    code = "not_gig_owner"
+
+    def __init__(self, *, gig_id: str, account_id: str) -> None:
+        super().__init__(f"gig {gig_id!r} does not belong to {account_id!r}")
+        self.gig_id = gig_id
+        self.account_id = account_id
+
+
+class SellerSuspended(CatalogError):
+    """A suspended account tried to act as a seller (create, edit, publish, resume)."""
+
+    code = "seller_suspended"
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id!r} is suspended")
+        self.account_id = account_id
+
+
+class NotOrderable(CatalogError):
+    """A gig that cannot be ordered now.
+
+    ``reason`` is one of ``gig_not_active`` (``state`` says which status),
+    ``seller_suspended``, ``buyer_suspended`` or ``own_gig``.
+    """
+
+    code = "not_orderable"
+
+    def __init__(self, *, gig_id: str, reason: str, state: str | None = None) -> None:
+        super().__init__(f"gig {gig_id!r} cannot be ordered: {reason.replace('_', ' ')}")
+        self.gig_id = gig_id
+        self.reason = reason
+        self.state = state
+
+
+class LevelPolicyError(CatalogError):
+    """A seller-level policy that cannot judge a seller's statistics, such as
+    earnings in a currency for which it sets no threshold (amounts are never
+    converted between currencies)."""
+
+    code = "level_policy_error"
+
+    def __init__(self, message: str, *, currency: str | None = None) -> None:
+        super().__init__(message)
+        self.currency = currency
+
+
+# -- orders ---------------------------------------------------------------
+
+
+class OrderError(GigmarketError):
+    """The order lifecycle refused a command; nothing changed, not even a timestamp."""
+
+    code = "order_error"
+
+
+class OrderNotFound(OrderError, NotFound):
+    """An order id that does not exist."""
+
+    code = "order_not_found"
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id!r} does not exist")
+        self.order_id = order_id
+
+
+class TransitionNotAllowed(OrderError):
+    """``action`` cannot be taken by ``actor`` on ``order_id`` while it is in ``state``.
+
+    The base case means the action does not exist in this state at all; the
+    subclasses say more precisely why it was refused.
+    """
+
+    code = "transition_not_allowed"
+
+    def __init__(
+        self,
+        *,
+        order_id: str,
+        action: str,
+        state: str,
+        actor: str,
+        reason: str = "",
+    ) -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"order {order_id!r}: {actor} cannot {action} while it is {state}{detail}")
+        self.order_id = order_id
+        self.action = action
+        self.state = state
+        self.actor = actor
+        self.reason = reason
+
+
+class WrongActor(TransitionNotAllowed):
+    """The action exists in this state, but another party takes it (or the
+    acting account is not this order's buyer or seller)."""
+
+    code = "wrong_actor"
+
+
+class GuardFailed(TransitionNotAllowed):
+    """The actor may take this action here, but a condition is not met (no
+    revisions left, not late yet, not the other party...)."""
+
+    code = "guard_failed"
+
+
+class PaymentMismatch(OrderError):
+    """A recorded payment that is not exactly what the order charges."""
+
+    code = "payment_mismatch"
+
+    def __init__(self, *, order_id: str, expected: str, received: str) -> None:
+        super().__init__(f"order {order_id!r} charges {expected}, a payment of {received} arrived")
+        self.order_id = order_id
+        self.expected = expected
+        self.received = received
+
+
+class ReviewNotAllowed(OrderError):
+    """A review out of turn, a second review, a late one, or one on an order
+    that was not completed."""
+
+    code = "review_not_allowed"
+
+    def __init__(self, message: str, *, order_id: str, author: str) -> None:
+        super().__init__(message)
+        self.order_id = order_id
+        self.author = author
+
+
 # -- idempotency and storage ----------------------------------------------
 
 
@@ -332,3 +610,32 @@ class StorageError(GigmarketError):
     """The store failed. The driver's own exception is chained as ``__cause__``."""
 
     code = "storage_error"
+
+
+class TransientStorageError(StorageError):
+    """The store refused because another transaction got there first
+    (a serialization failure, a deadlock, a racing insert of the same key).
+    Nothing was written; running the whole unit of work again is safe, and
+    gigmarket's services do so a bounded number of times."""
+
+    code = "transient_storage_error"
+
+
+class SchemaTooNew(StorageError):
+    """The database was written by a newer gigmarket; this code will not touch it."""
+
+    code = "schema_too_new"
+
+    def __init__(self, *, found: int, supported: int) -> None:
+        super().__init__(
+            f"the database has schema version {found}; this gigmarket supports up to {supported}"
+        )
+        self.found = found
+        self.supported = supported
+
+
+class ConcurrencyConflict(TransientStorageError):
+    """Another transaction changed the same thing first (an optimistic lock
+    failed). Nothing was written; reading again and retrying is safe."""
+
+    code = "concurrency_conflict"

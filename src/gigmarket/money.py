@@ -31,7 +31,7 @@ from fractions import Fraction
 from typing import TypeAlias
 
 import attrs
-from moneyed import Money
+from moneyed import CURRENCIES, Currency, Money
 
 from gigmarket._iso4217 import EXPONENTS
 from gigmarket.errors import (
@@ -41,6 +41,7 @@ from gigmarket.errors import (
     InvalidRatios,
     PrecisionError,
     UnknownCurrency,
+    ValidationError,
 )
 
 __all__ = [
@@ -83,7 +84,8 @@ def currency_code(currency: object) -> str:
     """Return the ISO 4217 code for ``currency`` (a code string or a py-moneyed
     ``Currency``), upper-cased, or raise :class:`UnknownCurrency`."""
     code = getattr(currency, "code", currency)
-    if isinstance(code, str):
+    # isascii() first: Unicode case mapping would otherwise turn "uſd" into "USD".
+    if isinstance(code, str) and code.isascii():
         upper = code.upper()
         if _CURRENCY_CODE.fullmatch(upper) and upper in EXPONENTS:
             return upper
@@ -95,44 +97,68 @@ def exponent(currency: object) -> int:
     return EXPONENTS[currency_code(currency)]
 
 
+def _describe_int(number: int) -> str:
+    """An int for an error message; str() of a huge int raises (or takes
+    quadratic time) past ``sys.get_int_max_str_digits()`` digits."""
+    return str(number) if number.bit_length() <= 256 else f"a {number.bit_length()}-bit integer"
+
+
 def _check_units(units: int, currency: str) -> None:
     if abs(units) > MAX_UNITS:
         raise AmountOutOfRange(
-            f"{units} minor units of {currency} is beyond the bound of {MAX_UNITS}",
+            f"{_describe_int(units)} minor units of {currency} is beyond the bound of {MAX_UNITS}",
             value=units,
         )
 
 
+_MAX_UNITS_DIGITS = len(str(MAX_UNITS))
+
+
 def _decimal_to_units(value: Decimal, currency: str, original: object) -> int:
-    """Exact Decimal → minor units with integer arithmetic only.
+    """Exact Decimal → minor units by counting digits.
 
     Decimal multiplication obeys a context precision and could round a long
-    value; counting digits cannot.
+    value; counting digits cannot. The digits are counted *before* any int is
+    built, so ``Decimal("1E+999999999")`` or a 10,000-digit string is refused
+    at once instead of computing a gigantic power of ten (or tripping the
+    interpreter's int/str digit limit with a bare ``ValueError``).
     """
     if not value.is_finite():
         raise InvalidAmount(f"{value} is not a finite amount", value=original)
     sign, digits, exp = value.as_tuple()
     if not isinstance(exp, int):  # pragma: no cover -- is_finite() rules out 'n', 'N', 'F'
         raise InvalidAmount(f"{value} is not a finite amount", value=original)
-    coefficient = int("".join(map(str, digits)))
-    shift = exp + EXPONENTS[currency]
-    if shift >= 0:
-        if coefficient and shift > 18:
-            raise AmountOutOfRange(f"{value} {currency} is absurdly large", value=original)
-        units = coefficient * 10**shift
-    else:
-        divisor: int = pow(10, -shift)
-        if coefficient % divisor:
-            raise PrecisionError(
-                f"{value} has more decimals than {currency} allows ({EXPONENTS[currency]})",
-                value=original,
-                currency=currency,
-                exponent=EXPONENTS[currency],
-            )
-        units = coefficient // divisor
+    significant = "".join(map(str, digits)).rstrip("0")
+    if not significant:  # zero, whatever its exponent: "0.000", Decimal("0E+99")
+        return 0
+    places = EXPONENTS[currency]
+    shift = exp + (len(digits) - len(significant)) + places  # trailing zeros are exact
+    if shift < 0:
+        raise PrecisionError(
+            f"{value} has more decimals than {currency} allows ({places})",
+            value=original,
+            currency=currency,
+            exponent=places,
+        )
+    if len(significant) + shift > _MAX_UNITS_DIGITS:
+        raise AmountOutOfRange(f"{value} {currency} is absurdly large", value=original)
+    units = int(significant) * 10**shift
     signed: int = -units if sign else units
     _check_units(signed, currency)
     return signed
+
+
+def _moneyed_currency(code: str) -> Currency:
+    """py-moneyed's ``Currency`` for ``code``.
+
+    A few codes of gigmarket's table are newer than py-moneyed's (XCG, ZWG);
+    for those an unregistered ``Currency`` is made on the spot. py-moneyed's
+    global registry is left alone: it belongs to the host.
+    """
+    known: Currency | None = CURRENCIES.get(code)
+    if known is not None:
+        return known
+    return Currency(code=code, sub_unit=10 ** EXPONENTS[code])
 
 
 def _validate_units(instance: Amount, attribute: attrs.Attribute[int], units: object) -> None:
@@ -195,7 +221,9 @@ class Amount:
             )
         if isinstance(value, int):
             if abs(value) > MAX_UNITS:
-                raise AmountOutOfRange(f"{value} {code} is absurdly large", value=value)
+                raise AmountOutOfRange(
+                    f"{_describe_int(value)} {code} is absurdly large", value=value
+                )
             return cls(units=value * 10 ** EXPONENTS[code], currency=code)
         if isinstance(value, Decimal):
             return cls(units=_decimal_to_units(value, code, value), currency=code)
@@ -215,11 +243,14 @@ class Amount:
 
     def to_money(self) -> Money:
         """The same amount as py-moneyed ``Money``, exactly."""
-        return Money(self.to_decimal(), self.currency)
+        return Money(self.to_decimal(), _moneyed_currency(self.currency))
 
     def to_decimal(self) -> Decimal:
         """The amount in major units, with exactly the currency's decimals."""
-        return Decimal(self.units).scaleb(-EXPONENTS[self.currency])
+        # Built from a digit tuple, which is exact: scaleb() or a division would
+        # round to the caller's decimal context precision (getcontext().prec).
+        sign, digits, _ = Decimal(self.units).as_tuple()
+        return Decimal((sign, digits, -EXPONENTS[self.currency]))
 
     def _in(self, currency: object) -> Amount:
         if currency is not None:
@@ -228,6 +259,7 @@ class Amount:
 
     def require_currency(self, currency: str) -> None:
         """Raise :class:`~gigmarket.errors.CurrencyMismatch` unless in ``currency``."""
+        currency = currency_code(currency)
         if self.currency != currency:
             raise CurrencyMismatch(
                 f"expected an amount in {currency}, got {self}",
@@ -297,6 +329,10 @@ class RoundingMode(enum.Enum):
 
 def round_fraction(value: Fraction, mode: RoundingMode) -> int:
     """Round an exact rational to an integer under ``mode``."""
+    if not isinstance(mode, RoundingMode):
+        # Checked up front: an unknown mode would otherwise fall through every
+        # branch below and truncate silently, and only when there is a remainder.
+        raise ValidationError(f"must be a RoundingMode, not {mode!r}", field="rounding")
     negative = value < 0
     magnitude = -value if negative else value
     whole, remainder = divmod(magnitude.numerator, magnitude.denominator)
@@ -381,14 +417,16 @@ def split_fee(
     return FeeSplit(gross=gross, fee=fee, net=gross - fee)
 
 
-def _ratio(value: object) -> Fraction:
+def _ratio(value: object, ratios: object) -> Fraction:
+    # ``ratios`` is the whole sequence, so that ``InvalidRatios.ratios`` means the
+    # same thing whichever rule was broken; the message names the culprit.
     if isinstance(value, bool) or not isinstance(value, int | Decimal | Fraction):
-        raise InvalidRatios(f"ratio {value!r} must be an int, Decimal or Fraction", ratios=value)
+        raise InvalidRatios(f"ratio {value!r} must be an int, Decimal or Fraction", ratios=ratios)
     if isinstance(value, Decimal) and not value.is_finite():
-        raise InvalidRatios(f"ratio {value} is not finite", ratios=value)
+        raise InvalidRatios(f"ratio {value} is not finite", ratios=ratios)
     fraction = Fraction(value)
     if fraction < 0:
-        raise InvalidRatios(f"ratio {value} is negative", ratios=value)
+        raise InvalidRatios(f"ratio {value} is negative", ratios=ratios)
     return fraction
 
 
@@ -401,15 +439,15 @@ def allocate(amount: Amount, ratios: Sequence[int | Decimal | Fraction]) -> list
     benefits by ordering the ratios. A negative amount is split as its
     magnitude and negated, so ``allocate(-a, r) == [-p for p in allocate(a, r)]``.
 
-    >>> [str(part) for part in allocate(Amount.of("0.05", "USD"), [7, 3])]
-    ['0.04 USD', '0.01 USD']
-    >>> [str(part) for part in allocate(Amount.of("0.05", "USD"), [3, 7])]
-    ['0.02 USD', '0.03 USD']
+    >>> ", ".join(str(part) for part in allocate(Amount.of("0.05", "USD"), (7, 3)))
+    '0.04 USD, 0.01 USD'
+    >>> ", ".join(str(part) for part in allocate(Amount.of("0.05", "USD"), (3, 7)))
+    '0.02 USD, 0.03 USD'
     """
     given: object = ratios
     if isinstance(given, str | bytes) or not isinstance(given, Sequence) or not given:
         raise InvalidRatios("allocate needs a non-empty sequence of ratios", ratios=ratios)
-    weights = [_ratio(ratio) for ratio in given]
+    weights = [_ratio(ratio, ratios) for ratio in given]
     total = sum(weights, Fraction(0))
     if total == 0:
         raise InvalidRatios("ratios must not all be zero", ratios=ratios)

@@ -14,12 +14,16 @@ run the same machine by subclassing.
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
+import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -49,7 +53,10 @@ from gigmarket.escrow.model import HoldStatus, Posting
 from gigmarket.ids import sequential_ids
 from gigmarket.money import Amount
 from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.postgres import PostgresStorage
+from gigmarket.storage.sqlite import SQLiteStorage
 
+POSTGRES_URL = os.environ.get("GIGMARKET_POSTGRES_URL")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CURRENCIES = ("USD", "JPY", "KWD")
 CODES = tuple(f"acct:{n}" for n in range(8))
@@ -79,6 +86,11 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def make_storage(self) -> Any:
         return MemoryStorage()
+
+    def teardown(self) -> None:
+        drop = getattr(self.storage, "drop_schema", None)
+        if drop is not None:
+            drop()
 
     def __init__(self) -> None:
         super().__init__()
@@ -380,3 +392,31 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 TestLedgerMachine = LedgerMachine.TestCase
+
+
+class SQLiteLedgerMachine(LedgerMachine):
+    """The same machine on a real SQLite file, one file per example."""
+
+    def make_storage(self) -> Any:
+        directory = tempfile.mkdtemp(prefix="gigmarket-")
+        return SQLiteStorage(os.path.join(directory, "ledger.db"), durability="normal")
+
+
+TestSQLiteLedgerMachine = SQLiteLedgerMachine.TestCase
+
+
+class PostgresLedgerMachine(LedgerMachine):
+    """The same machine on PostgreSQL, one schema per example."""
+
+    def make_storage(self) -> Any:
+        return PostgresStorage(POSTGRES_URL or "", schema=f"gm_machine_{uuid.uuid4().hex[:12]}")
+
+
+PostgresLedgerMachine.TestCase.settings = settings(
+    PostgresLedgerMachine.TestCase.settings, max_examples=25
+)  # a server round trip per step: fewer, equally long runs keep CI within minutes
+TestPostgresLedgerMachine = pytest.mark.postgres(
+    pytest.mark.skipif(not POSTGRES_URL, reason="set GIGMARKET_POSTGRES_URL to run it")(
+        PostgresLedgerMachine.TestCase
+    )
+)

@@ -36,6 +36,7 @@ from gigmarket.escrow.ports import UnitOfWorkFactory
 from gigmarket.escrow.transaction import MAX_BALANCE, LedgerTransaction, PostingLike
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount, Money
+from gigmarket.retry import retrying
 
 __all__ = ["MAX_BALANCE", "Ledger", "LedgerTransaction", "PostingLike"]
 
@@ -44,6 +45,11 @@ _T = TypeVar("_T")
 
 class Ledger:
     """The ledger as a service: each call is one atomic transaction.
+
+    A call that meets a transient conflict with another writer (see
+    :mod:`gigmarket.retry`) is run again from the start, a bounded number of
+    times; ``transaction()`` blocks are not retried, since only the caller
+    knows whether its block can be run twice.
 
     >>> from gigmarket.storage.memory import MemoryStorage
     >>> from gigmarket.money import Amount
@@ -77,8 +83,11 @@ class Ledger:
             uow.commit()
 
     def _run(self, operation: Callable[[LedgerTransaction], _T]) -> _T:
-        with self.transaction() as tx:
-            return operation(tx)
+        def attempt() -> _T:
+            with self.transaction() as tx:
+                return operation(tx)
+
+        return retrying(attempt)
 
     def open_account(
         self, code: str, currency: object, *, allow_negative: bool = False

@@ -83,7 +83,7 @@ def _check_references(references: Iterable[str]) -> tuple[str, ...]:
     checked = tuple(_check_text(r, "references") for r in references)
     if any(not r for r in checked):
         raise ValidationError("a reference must not be empty", field="references")
-    return checked
+    return tuple(dict.fromkeys(checked))  # each reference once, in the caller's order
 
 
 def _as_posting(item: object) -> Posting:

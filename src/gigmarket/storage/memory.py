@@ -19,6 +19,8 @@ from typing import Any, Self
 from gigmarket.errors import StorageError
 from gigmarket.escrow.model import AccountBalance, Hold, HoldStatus, JournalEntry, LedgerAccount
 from gigmarket.idempotency import IdempotencyRecord
+from gigmarket.storage.memory_catalog import MemoryCatalogRepository
+from gigmarket.storage.memory_orders import MemoryOrderRepository, MemoryOutbox
 
 __all__ = [
     "MemoryIdempotencyRepository",
@@ -27,6 +29,10 @@ __all__ = [
     "MemoryTransaction",
     "MemoryUnitOfWork",
 ]
+
+
+_DELETED = object()
+"""A staged deletion: the key reads as absent and is removed on commit."""
 
 
 class MemoryStorage:
@@ -58,17 +64,21 @@ class MemoryTransaction:
     def get(self, table: str, key: Hashable) -> Any:
         staged = self._tables.get(table)
         if staged is not None and key in staged:
-            return staged[key]
+            value = staged[key]
+            return None if value is _DELETED else value
         committed = self._storage.tables.get(table)
         return None if committed is None else committed.get(key)
 
     def put(self, table: str, key: Hashable, value: Any) -> None:
         self._tables[table][key] = value
 
+    def delete(self, table: str, key: Hashable) -> None:
+        self._tables[table][key] = _DELETED
+
     def values(self, table: str) -> list[Any]:
         merged = dict(self._storage.tables.get(table, {}))
         merged.update(self._tables.get(table, {}))
-        return list(merged.values())
+        return [value for value in merged.values() if value is not _DELETED]
 
     def append(self, name: str, key: Hashable, item: Any) -> None:
         self._lists[name][key].append(item)
@@ -80,7 +90,12 @@ class MemoryTransaction:
 
     def commit(self) -> None:
         for table, rows in self._tables.items():
-            self._storage.tables[table].update(rows)
+            target = self._storage.tables[table]
+            for key, value in rows.items():
+                if value is _DELETED:
+                    target.pop(key, None)
+                else:
+                    target[key] = value
         for name, lists in self._lists.items():
             target = self._storage.lists[name]
             for key, items in lists.items():
@@ -186,6 +201,9 @@ class MemoryUnitOfWork:
         self.transaction = MemoryTransaction(storage)
         self.ledger = MemoryLedgerRepository(self.transaction)
         self.idempotency = MemoryIdempotencyRepository(self.transaction)
+        self.catalog = MemoryCatalogRepository(self.transaction)
+        self.orders = MemoryOrderRepository(self.transaction)
+        self.outbox = MemoryOutbox(self.transaction)
         self._open = False
 
     def __enter__(self) -> Self:

@@ -1,0 +1,127 @@
+"""The catalog's storage port.
+
+The catalog reads and writes only through these protocols; adapters (memory
+now, SQLite and PostgreSQL later) implement them in :mod:`gigmarket.storage`.
+Everything written through one unit of work becomes visible on ``commit()``
+or not at all, so a gig and its first version are stored together or not.
+
+The repository stores entities as they are: the service decides, the
+repository keeps. Sequences come back oldest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from gigmarket.catalog.accounts import SellerProfile, UserAccount
+from gigmarket.catalog.gigs import Gig, GigStatus, GigVersion
+from gigmarket.catalog.reputation import OrderOutcome, Review
+from gigmarket.idempotency import IdempotencyRepository
+
+__all__ = ["CatalogRepository", "CatalogUnitOfWork", "CatalogUnitOfWorkFactory"]
+
+
+class CatalogRepository(Protocol):
+    """Accounts, profiles, gigs with their versions, and reputation inputs."""
+
+    # -- accounts and profiles
+
+    def get_account(self, account_id: str) -> UserAccount | None: ...
+
+    def find_account_by_username(self, username: str) -> UserAccount | None:
+        """The account whose (lower-case) username is ``username``."""
+        ...
+
+    def add_account(self, account: UserAccount) -> None:
+        """Store a new account and reserve its username."""
+        ...
+
+    def save_account(self, account: UserAccount) -> None:
+        """Replace a stored account (status changes; the username never changes)."""
+        ...
+
+    def get_profile(self, account_id: str) -> SellerProfile | None: ...
+
+    def save_profile(self, profile: SellerProfile) -> None:
+        """Store or replace the profile of ``profile.account_id``."""
+        ...
+
+    # -- gigs and versions
+
+    def get_gig(self, gig_id: str) -> Gig | None: ...
+
+    def add_gig(self, gig: Gig, first_version: GigVersion) -> None:
+        """Store a new gig together with its version 1."""
+        ...
+
+    def save_gig(self, gig: Gig) -> None:
+        """Replace a stored gig (status, current version)."""
+        ...
+
+    def add_version(self, version: GigVersion) -> None:
+        """Store a new version; versions are never replaced."""
+        ...
+
+    def get_version(self, gig_id: str, number: int) -> GigVersion | None: ...
+
+    def gigs_of_seller(self, seller_id: str) -> Sequence[Gig]:
+        """The seller's gigs, oldest first."""
+        ...
+
+    def gigs(self, status: GigStatus | None = None) -> Sequence[Gig]:
+        """Every gig, or every gig in ``status`` (what a scanning search reads)."""
+        ...
+
+    # -- reputation inputs
+
+    def get_review(self, review_id: str) -> Review | None: ...
+
+    def add_review(self, review: Review) -> None:
+        """Append a review, indexed by gig and by seller."""
+        ...
+
+    def reviews_for_gig(self, gig_id: str) -> Sequence[Review]: ...
+
+    def reviews_for_seller(self, seller_id: str) -> Sequence[Review]: ...
+
+    def get_outcome(self, order_id: str) -> OrderOutcome | None: ...
+
+    def add_outcome(self, outcome: OrderOutcome) -> None:
+        """Append an order outcome, indexed by gig and by seller."""
+        ...
+
+    def outcomes_for_gig(self, gig_id: str) -> Sequence[OrderOutcome]: ...
+
+    def outcomes_for_seller(self, seller_id: str) -> Sequence[OrderOutcome]: ...
+
+
+class CatalogUnitOfWork(Protocol):
+    """One atomic transaction over the catalog's repositories.
+
+    Leaving the ``with`` block without ``commit()`` (or by an exception)
+    rolls everything back.
+    """
+
+    catalog: CatalogRepository
+    idempotency: IdempotencyRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class CatalogUnitOfWorkFactory(Protocol):
+    """Opens a fresh unit of work; a storage adapter is one of these."""
+
+    def __call__(self) -> CatalogUnitOfWork: ...

@@ -1,0 +1,242 @@
+"""The catalog as a service: each call is one atomic transaction.
+
+:class:`Catalog` is the face hosts use; every method opens a unit of work,
+runs the matching :class:`~gigmarket.catalog.transaction.CatalogTransaction`
+operation and commits. ``with catalog.transaction() as tx:`` groups several
+operations into one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TypeVar
+
+from gigmarket.catalog.accounts import SellerProfile, UserAccount
+from gigmarket.catalog.commands import CreateAccount, CreateGig, SetUpProfile, UpdateGig
+from gigmarket.catalog.gigs import Gig, GigVersion
+from gigmarket.catalog.memory_search import MemoryGigSearch
+from gigmarket.catalog.ports import CatalogUnitOfWork, CatalogUnitOfWorkFactory
+from gigmarket.catalog.reputation import (
+    DEFAULT_LEVEL_POLICY,
+    OrderOutcome,
+    OutcomeKind,
+    RatingSummary,
+    Review,
+    SellerLevel,
+    SellerLevelPolicy,
+    SellerStats,
+)
+from gigmarket.catalog.search import GigSearch, SearchPage, SearchQuery
+from gigmarket.catalog.taxonomy import GigRules
+from gigmarket.catalog.transaction import CatalogTransaction
+from gigmarket.clock import Clock, SystemClock
+from gigmarket.errors import LevelPolicyError
+from gigmarket.ids import IdFactory, random_ids
+from gigmarket.money import Amount
+
+__all__ = ["Catalog"]
+
+_T = TypeVar("_T")
+
+
+def _check_policy_covers(rules: GigRules, policy: SellerLevelPolicy) -> None:
+    """Refuse, at start-up, a level policy that could not judge earnings in a
+    currency gigs are sold in; otherwise the first such order would break
+    every search that shows seller levels."""
+    for requirement in policy.requirements:
+        if not requirement.min_earnings:
+            continue
+        for currency in sorted(set(rules.price_ranges) - set(requirement.min_earnings)):
+            raise LevelPolicyError(
+                f"the {requirement.level.value} requirement has no earnings threshold in "
+                f"{currency}, which gigs may be priced in",
+                currency=currency,
+            )
+
+
+class Catalog:
+    """Accounts, profiles, gigs, search and reputation, one transaction per call.
+
+    ``search`` defaults to :class:`~gigmarket.catalog.memory_search.MemoryGigSearch`
+    over the same storage; an SQL adapter can pass its own :class:`GigSearch`.
+    """
+
+    def __init__(
+        self,
+        storage: CatalogUnitOfWorkFactory,
+        *,
+        clock: Clock | None = None,
+        ids: IdFactory = random_ids,
+        rules: GigRules | None = None,
+        level_policy: SellerLevelPolicy = DEFAULT_LEVEL_POLICY,
+        search: GigSearch | None = None,
+    ) -> None:
+        self._storage = storage
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.ids = ids
+        self.rules = rules if rules is not None else GigRules()
+        self.level_policy = level_policy
+        _check_policy_covers(self.rules, level_policy)
+        self.searcher: GigSearch = (
+            search
+            if search is not None
+            else MemoryGigSearch(storage, clock=self.clock, level_policy=level_policy)
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[CatalogTransaction]:
+        """Group several operations into one atomic transaction.
+
+        Committed when the block ends normally; rolled back if it raises.
+        """
+        with self._storage() as uow:
+            yield self.within(uow)
+            uow.commit()
+
+    def within(self, uow: CatalogUnitOfWork) -> CatalogTransaction:
+        """This catalog's operations, with its configuration, inside a unit of work
+        the caller opened and will commit (how the order lifecycle reads gigs and
+        reports outcomes in its own transaction)."""
+        return CatalogTransaction(
+            uow, self.clock, self.ids, rules=self.rules, level_policy=self.level_policy
+        )
+
+    def _run(self, operation: Callable[[CatalogTransaction], _T]) -> _T:
+        with self.transaction() as tx:
+            return operation(tx)
+
+    # -- accounts and profiles
+
+    def create_account(
+        self, command: CreateAccount, *, idempotency_key: str | None = None
+    ) -> UserAccount:
+        """See :meth:`CatalogTransaction.create_account`."""
+        return self._run(lambda tx: tx.create_account(command, idempotency_key=idempotency_key))
+
+    def account(self, account_id: str) -> UserAccount:
+        return self._run(lambda tx: tx.account(account_id))
+
+    def profile(self, account_id: str) -> SellerProfile | None:
+        return self._run(lambda tx: tx.profile(account_id))
+
+    def set_up_profile(self, account_id: str, command: SetUpProfile) -> SellerProfile:
+        """See :meth:`CatalogTransaction.set_up_profile`."""
+        return self._run(lambda tx: tx.set_up_profile(account_id, command))
+
+    def suspend_account(self, account_id: str, *, reason: str) -> UserAccount:
+        """See :meth:`CatalogTransaction.suspend_account`."""
+        return self._run(lambda tx: tx.suspend_account(account_id, reason=reason))
+
+    def reactivate_account(self, account_id: str) -> UserAccount:
+        return self._run(lambda tx: tx.reactivate_account(account_id))
+
+    # -- gigs
+
+    def create_gig(
+        self, seller_id: str, command: CreateGig, *, idempotency_key: str | None = None
+    ) -> Gig:
+        """See :meth:`CatalogTransaction.create_gig`."""
+        return self._run(
+            lambda tx: tx.create_gig(seller_id, command, idempotency_key=idempotency_key)
+        )
+
+    def update_gig(
+        self,
+        gig_id: str,
+        command: UpdateGig,
+        *,
+        seller_id: str,
+        idempotency_key: str | None = None,
+    ) -> GigVersion:
+        """See :meth:`CatalogTransaction.update_gig`."""
+        return self._run(
+            lambda tx: tx.update_gig(
+                gig_id, command, seller_id=seller_id, idempotency_key=idempotency_key
+            )
+        )
+
+    def publish(self, gig_id: str, *, seller_id: str) -> Gig:
+        """See :meth:`CatalogTransaction.publish`."""
+        return self._run(lambda tx: tx.publish(gig_id, seller_id=seller_id))
+
+    def pause(self, gig_id: str, *, seller_id: str) -> Gig:
+        return self._run(lambda tx: tx.pause(gig_id, seller_id=seller_id))
+
+    def resume(self, gig_id: str, *, seller_id: str) -> Gig:
+        return self._run(lambda tx: tx.resume(gig_id, seller_id=seller_id))
+
+    def archive(self, gig_id: str, *, seller_id: str) -> Gig:
+        return self._run(lambda tx: tx.archive(gig_id, seller_id=seller_id))
+
+    def deny(self, gig_id: str, *, reason: str) -> Gig:
+        """See :meth:`CatalogTransaction.deny`."""
+        return self._run(lambda tx: tx.deny(gig_id, reason=reason))
+
+    def gig(self, gig_id: str) -> Gig:
+        return self._run(lambda tx: tx.gig(gig_id))
+
+    def gig_version(self, gig_id: str, version: int | None = None) -> GigVersion:
+        """See :meth:`CatalogTransaction.gig_version`."""
+        return self._run(lambda tx: tx.gig_version(gig_id, version))
+
+    def gigs_of_seller(self, seller_id: str) -> Sequence[Gig]:
+        return self._run(lambda tx: tx.gigs_of_seller(seller_id))
+
+    def ensure_orderable(self, gig_id: str, *, buyer_id: str | None = None) -> GigVersion:
+        """See :meth:`CatalogTransaction.ensure_orderable`."""
+        return self._run(lambda tx: tx.ensure_orderable(gig_id, buyer_id=buyer_id))
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Find active gigs; see :mod:`gigmarket.catalog.search` for the rules."""
+        return self.searcher.search(query)
+
+    # -- reputation
+
+    def record_review(
+        self, *, review_id: str, order_id: str, gig_id: str, buyer_id: str, rating: object
+    ) -> Review:
+        """See :meth:`CatalogTransaction.record_review`."""
+        return self._run(
+            lambda tx: tx.record_review(
+                review_id=review_id,
+                order_id=order_id,
+                gig_id=gig_id,
+                buyer_id=buyer_id,
+                rating=rating,
+            )
+        )
+
+    def record_order_outcome(
+        self,
+        *,
+        order_id: str,
+        gig_id: str,
+        outcome: OutcomeKind | str,
+        earnings: Amount | None = None,
+        on_time: bool | None = None,
+    ) -> OrderOutcome:
+        """See :meth:`CatalogTransaction.record_order_outcome`."""
+        return self._run(
+            lambda tx: tx.record_order_outcome(
+                order_id=order_id,
+                gig_id=gig_id,
+                outcome=outcome,
+                earnings=earnings,
+                on_time=on_time,
+            )
+        )
+
+    def gig_rating(self, gig_id: str, at: datetime | None = None) -> RatingSummary:
+        return self._run(lambda tx: tx.gig_rating(gig_id, at))
+
+    def seller_rating(self, seller_id: str, at: datetime | None = None) -> RatingSummary:
+        return self._run(lambda tx: tx.seller_rating(seller_id, at))
+
+    def seller_stats(self, seller_id: str, at: datetime | None = None) -> SellerStats:
+        return self._run(lambda tx: tx.seller_stats(seller_id, at))
+
+    def seller_level(self, seller_id: str, at: datetime | None = None) -> SellerLevel:
+        """See :meth:`CatalogTransaction.seller_level`."""
+        return self._run(lambda tx: tx.seller_level(seller_id, at))

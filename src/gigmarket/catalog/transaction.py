@@ -1,0 +1,393 @@
+"""Catalog operations inside a unit of work the caller opened.
+
+:class:`CatalogTransaction` is what the order lifecycle uses: it reads the
+gig version an order buys (:meth:`~CatalogTransaction.ensure_orderable`,
+:meth:`~CatalogTransaction.gig_version`) and reports reviews and outcomes in
+the same transaction as the order's own change, so both commit or neither.
+:class:`~gigmarket.catalog.service.Catalog` wraps each call in its own unit
+of work for everyone else.
+
+Every operation checks everything first and writes only then, so a refused
+operation leaves the unit of work as it found it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import attrs
+
+from gigmarket.catalog.accounts import SellerProfile, UserAccount
+from gigmarket.catalog.commands import CreateAccount, CreateGig, SetUpProfile, UpdateGig
+from gigmarket.catalog.gigs import Gig, GigAction, GigContent, GigStatus, GigVersion
+from gigmarket.catalog.history import gig_rating, seller_level, seller_stats
+from gigmarket.catalog.ports import CatalogUnitOfWork
+from gigmarket.catalog.reputation import (
+    DEFAULT_LEVEL_POLICY,
+    OrderOutcome,
+    OutcomeKind,
+    RatingSummary,
+    Review,
+    SellerLevel,
+    SellerLevelPolicy,
+    SellerStats,
+    parse_rating,
+)
+from gigmarket.catalog.taxonomy import GigRules
+from gigmarket.catalog.text import check_id, reason_text
+from gigmarket.clock import Clock, SystemClock, require_aware
+from gigmarket.errors import (
+    GigIncomplete,
+    GigNotFound,
+    GigVersionNotFound,
+    IdempotencyConflict,
+    NotGigOwner,
+    NotOrderable,
+    SellerSuspended,
+    StaleGigVersion,
+    UserNotFound,
+    ValidationError,
+)
+from gigmarket.idempotency import IdempotencyRecord, fingerprint, replayed
+from gigmarket.ids import IdFactory, random_ids
+from gigmarket.money import Amount
+
+__all__ = ["CatalogTransaction"]
+
+
+@attrs.define
+class CatalogTransaction:
+    """Catalog operations inside an open unit of work; nothing here commits."""
+
+    uow: CatalogUnitOfWork
+    clock: Clock = attrs.field(factory=SystemClock)
+    ids: IdFactory = random_ids
+    rules: GigRules = attrs.field(factory=GigRules)
+    level_policy: SellerLevelPolicy = DEFAULT_LEVEL_POLICY
+
+    # -- accounts and profiles --------------------------------------------
+
+    def create_account(
+        self, command: CreateAccount, *, idempotency_key: str | None = None
+    ) -> UserAccount:
+        """Open an account; a taken username is a ValidationError on ``username``."""
+        digest = fingerprint(command.model_dump(mode="json"))
+        previous = replayed(self.uow.idempotency, idempotency_key, "create_account", digest)
+        if previous is not None:
+            return self.account(previous)
+        if self.uow.catalog.find_account_by_username(command.username) is not None:
+            raise ValidationError(f"{command.username!r} is taken", field="username")
+        account = UserAccount.from_command(command, id=self.ids(), now=self.clock.now())
+        self.uow.catalog.add_account(account)
+        self._remember(idempotency_key, "create_account", digest, account.id)
+        return account
+
+    def account(self, account_id: str) -> UserAccount:
+        account = self.uow.catalog.get_account(account_id)
+        if account is None:
+            raise UserNotFound(account_id)
+        return account
+
+    def profile(self, account_id: str) -> SellerProfile | None:
+        """The account's seller profile, ``None`` if it never set one up."""
+        self.account(account_id)
+        return self.uow.catalog.get_profile(account_id)
+
+    def set_up_profile(self, account_id: str, command: SetUpProfile) -> SellerProfile:
+        """Create or replace the account's seller profile."""
+        account = self._active_seller(account_id)
+        profile = SellerProfile.from_command(command, account=account, now=self.clock.now())
+        self.uow.catalog.save_profile(profile)
+        return profile
+
+    def suspend_account(self, account_id: str, *, reason: str) -> UserAccount:
+        """Suspend an account: its gigs leave search and cannot be ordered.
+
+        The gigs keep their status, so reactivation brings them back as they
+        were; orders already running are the lifecycle's and continue.
+        """
+        reason = reason_text(reason)
+        account = self.account(account_id).suspend(reason, self.clock.now())
+        self.uow.catalog.save_account(account)
+        return account
+
+    def reactivate_account(self, account_id: str) -> UserAccount:
+        account = self.account(account_id)
+        if not account.is_suspended:
+            return account
+        account = account.reactivate(self.clock.now())
+        self.uow.catalog.save_account(account)
+        return account
+
+    # -- gigs ---------------------------------------------------------------
+
+    def create_gig(
+        self, seller_id: str, command: CreateGig, *, idempotency_key: str | None = None
+    ) -> Gig:
+        """Store a new draft gig with its version 1."""
+        digest = fingerprint({"seller": seller_id, "gig": command.model_dump(mode="json")})
+        previous = replayed(self.uow.idempotency, idempotency_key, "create_gig", digest)
+        if previous is not None:
+            return self.gig(previous)
+        self._active_seller(seller_id)
+        content = GigContent.from_command(command, self.rules)
+        now = self.clock.now()
+        gig = Gig(
+            id=self.ids(),
+            seller_id=seller_id,
+            status=GigStatus.DRAFT,
+            current_version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        first = GigVersion(
+            gig_id=gig.id, number=1, seller_id=seller_id, created_at=now, content=content
+        )
+        self.uow.catalog.add_gig(gig, first)
+        self._remember(idempotency_key, "create_gig", digest, gig.id)
+        return gig
+
+    def update_gig(
+        self,
+        gig_id: str,
+        command: UpdateGig,
+        *,
+        seller_id: str,
+        idempotency_key: str | None = None,
+    ) -> GigVersion:
+        """Edit a gig: store version *n + 1*, leave version *n* as it was.
+
+        A published (active or paused) gig must stay complete. An edit that
+        changes nothing stores nothing and returns the current version.
+        """
+        digest = fingerprint(
+            {"gig": gig_id, "seller": seller_id, "update": command.model_dump(mode="json")}
+        )
+        previous = replayed(self.uow.idempotency, idempotency_key, "update_gig", digest)
+        if previous is not None:
+            return self.gig_version(gig_id, int(previous))
+        gig = self._own_gig(gig_id, seller_id)
+        self._active_seller(seller_id)
+        gig.require_editable()
+        expected = command.expected_version
+        if expected is not None and expected != gig.current_version:
+            raise StaleGigVersion(gig_id=gig_id, expected=expected, actual=gig.current_version)
+        current = self.gig_version(gig_id)
+        content = current.content.updated(command, self.rules)
+        if gig.status is not GigStatus.DRAFT:
+            missing = content.missing_to_publish()
+            if missing:
+                raise GigIncomplete(gig_id=gig_id, missing=missing)
+        if content == current.content:
+            return current
+        now = self.clock.now()
+        version = GigVersion(
+            gig_id=gig_id,
+            number=gig.current_version + 1,
+            seller_id=seller_id,
+            created_at=now,
+            content=content,
+        )
+        self.uow.catalog.add_version(version)
+        self.uow.catalog.save_gig(gig.with_version(version.number, now))
+        self._remember(idempotency_key, "update_gig", digest, str(version.number))
+        return version
+
+    def publish(self, gig_id: str, *, seller_id: str) -> Gig:
+        """Draft → active, once the gig is complete and the seller has a profile."""
+        gig = self._own_gig(gig_id, seller_id)
+        self._active_seller(seller_id)
+        published = gig.apply(GigAction.PUBLISH, self.clock.now())
+        missing = self.gig_version(gig_id).content.missing_to_publish()
+        if self.uow.catalog.get_profile(seller_id) is None:
+            missing = (*missing, "seller_profile")
+        if missing:
+            raise GigIncomplete(gig_id=gig_id, missing=missing)
+        self.uow.catalog.save_gig(published)
+        return published
+
+    def pause(self, gig_id: str, *, seller_id: str) -> Gig:
+        return self._apply(self._own_gig(gig_id, seller_id), GigAction.PAUSE)
+
+    def resume(self, gig_id: str, *, seller_id: str) -> Gig:
+        gig = self._own_gig(gig_id, seller_id)
+        self._active_seller(seller_id)
+        return self._apply(gig, GigAction.RESUME)
+
+    def archive(self, gig_id: str, *, seller_id: str) -> Gig:
+        return self._apply(self._own_gig(gig_id, seller_id), GigAction.ARCHIVE)
+
+    def deny(self, gig_id: str, *, reason: str) -> Gig:
+        """The operator refuses a gig (from draft, active or paused); it can only be archived."""
+        reason = reason_text(reason)
+        return self._apply(self.gig(gig_id), GigAction.DENY, reason=reason)
+
+    def gig(self, gig_id: str) -> Gig:
+        gig = self.uow.catalog.get_gig(gig_id)
+        if gig is None:
+            raise GigNotFound(gig_id)
+        return gig
+
+    def gig_version(self, gig_id: str, version: int | None = None) -> GigVersion:
+        """Version ``version`` of a gig (the current one when ``None``), frozen forever."""
+        number = self.gig(gig_id).current_version if version is None else version
+        found = self.uow.catalog.get_version(gig_id, number)
+        if found is None:
+            raise GigVersionNotFound(gig_id=gig_id, version=number)
+        return found
+
+    def gigs_of_seller(self, seller_id: str) -> Sequence[Gig]:
+        self.account(seller_id)
+        return self.uow.catalog.gigs_of_seller(seller_id)
+
+    def ensure_orderable(self, gig_id: str, *, buyer_id: str | None = None) -> GigVersion:
+        """The current version of a gig that can be ordered now, or :class:`NotOrderable`.
+
+        The order should keep the returned version's number: that is what the
+        buyer bought, whatever the seller edits later.
+        """
+        gig = self.gig(gig_id)
+        if gig.status is not GigStatus.ACTIVE:
+            raise NotOrderable(gig_id=gig_id, reason="gig_not_active", state=gig.status.value)
+        if self.account(gig.seller_id).is_suspended:
+            raise NotOrderable(gig_id=gig_id, reason="seller_suspended", state=gig.status.value)
+        if buyer_id is not None:
+            if buyer_id == gig.seller_id:
+                raise NotOrderable(gig_id=gig_id, reason="own_gig", state=gig.status.value)
+            if self.account(buyer_id).is_suspended:
+                raise NotOrderable(gig_id=gig_id, reason="buyer_suspended", state=gig.status.value)
+        return self.gig_version(gig_id)
+
+    # -- reputation ---------------------------------------------------------
+
+    def record_review(
+        self, *, review_id: str, order_id: str, gig_id: str, buyer_id: str, rating: object
+    ) -> Review:
+        """Record a *published* review's rating. The review id is its idempotency key."""
+        check_id(review_id, "review_id")
+        payload = (
+            check_id(order_id, "order_id"),
+            check_id(gig_id, "gig_id"),
+            check_id(buyer_id, "buyer_id"),
+            parse_rating(rating),
+        )
+        existing = self.uow.catalog.get_review(review_id)
+        if existing is not None:
+            recorded = (existing.order_id, existing.gig_id, existing.buyer_id, existing.rating)
+            if recorded != payload:
+                raise IdempotencyConflict(key=review_id, operation="record_review")
+            return existing
+        gig = self.gig(gig_id)
+        self.account(buyer_id)
+        if buyer_id == gig.seller_id:
+            raise ValidationError("a seller does not review their own gig", field="buyer_id")
+        review = Review(
+            id=review_id,
+            gig_id=gig_id,
+            seller_id=gig.seller_id,
+            buyer_id=buyer_id,
+            order_id=order_id,
+            rating=payload[3],
+            published_at=self.clock.now(),
+        )
+        self.uow.catalog.add_review(review)
+        return review
+
+    def record_order_outcome(
+        self,
+        *,
+        order_id: str,
+        gig_id: str,
+        outcome: OutcomeKind | str,
+        earnings: Amount | None = None,
+        on_time: bool | None = None,
+    ) -> OrderOutcome:
+        """Record how an order ended; the order id is its idempotency key.
+
+        A completed order needs ``earnings`` (the seller's net, an Amount,
+        zero or more) and ``on_time``; a cancelled one takes neither.
+        """
+        check_id(order_id, "order_id")
+        check_id(gig_id, "gig_id")
+        try:
+            kind = OutcomeKind(outcome)
+        except ValueError:
+            raise ValidationError("must be 'completed' or 'cancelled'", field="outcome") from None
+        if kind is OutcomeKind.COMPLETED:
+            if not isinstance(earnings, Amount) or earnings.units < 0:
+                raise ValidationError("a completed order needs earnings >= 0", field="earnings")
+            self.rules.price_range(earnings.currency, "earnings")  # a currency sold in
+            if not isinstance(on_time, bool):
+                raise ValidationError(
+                    "a completed order says whether it was on time", field="on_time"
+                )
+        elif earnings is not None or on_time is not None:
+            field = "earnings" if earnings is not None else "on_time"
+            raise ValidationError("a cancelled order has no earnings or timing", field=field)
+        existing = self.uow.catalog.get_outcome(order_id)
+        if existing is not None:
+            same = (existing.gig_id, existing.kind, existing.earnings, existing.on_time)
+            if same != (gig_id, kind, earnings, on_time):
+                raise IdempotencyConflict(key=order_id, operation="record_order_outcome")
+            return existing
+        gig = self.gig(gig_id)
+        recorded = OrderOutcome(
+            order_id=order_id,
+            gig_id=gig_id,
+            seller_id=gig.seller_id,
+            kind=kind,
+            recorded_at=self.clock.now(),
+            earnings=earnings,
+            on_time=on_time,
+        )
+        self.uow.catalog.add_outcome(recorded)
+        return recorded
+
+    def gig_rating(self, gig_id: str, at: datetime | None = None) -> RatingSummary:
+        """The gig's rating from reviews published up to ``at`` (now by default)."""
+        when = self._at(at)
+        self.gig(gig_id)
+        return gig_rating(self.uow.catalog, gig_id, when)
+
+    def seller_rating(self, seller_id: str, at: datetime | None = None) -> RatingSummary:
+        """The seller's rating over all their gigs, up to ``at``."""
+        return self.seller_stats(seller_id, at).rating
+
+    def seller_stats(self, seller_id: str, at: datetime | None = None) -> SellerStats:
+        """The seller's history aggregated up to ``at`` (now by default)."""
+        return seller_stats(self.uow.catalog, seller_id, self._at(at))
+
+    def seller_level(self, seller_id: str, at: datetime | None = None) -> SellerLevel:
+        """The seller's level at ``at`` (now by default) under the level policy."""
+        return seller_level(self.uow.catalog, seller_id, self._at(at), self.level_policy)
+
+    # -- helpers ------------------------------------------------------------
+
+    def _at(self, at: datetime | None) -> datetime:
+        return self.clock.now() if at is None else require_aware(at, "at")
+
+    def _active_seller(self, account_id: str) -> UserAccount:
+        account = self.account(account_id)
+        if account.is_suspended:
+            raise SellerSuspended(account_id)
+        return account
+
+    def _own_gig(self, gig_id: str, seller_id: str) -> Gig:
+        gig = self.gig(gig_id)
+        if gig.seller_id != seller_id:
+            raise NotGigOwner(gig_id=gig_id, account_id=seller_id)
+        return gig
+
+    def _apply(self, gig: Gig, action: GigAction, *, reason: str = "") -> Gig:
+        changed = gig.apply(action, self.clock.now(), reason=reason)
+        self.uow.catalog.save_gig(changed)
+        return changed
+
+    def _remember(self, key: str | None, operation: str, digest: str, result_id: str) -> None:
+        if key is not None:
+            self.uow.idempotency.add_idempotency(
+                IdempotencyRecord(
+                    key=key, operation=operation, fingerprint=digest, result_id=result_id
+                )
+            )

@@ -1,0 +1,250 @@
+"""The Order aggregate and what it freezes at checkout.
+
+An order records what was bought *as it was when it was bought*: the gig's
+version, the package, the extras, the requirement questions, the delivery
+time and the price breakdown under the fee policy then in force. Editing or
+repricing the gig later changes nothing of an order already placed, so a
+buyer is never charged, and a seller never paid, by rules they did not agree
+to.
+
+Orders are immutable values: every transition returns a new ``Order`` with a
+bumped ``version``, which storage uses for optimistic concurrency (two workers
+that both read version 4 cannot both write version 5).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+import attrs
+
+from gigmarket.escrow.fees import PriceBreakdown
+from gigmarket.money import Amount
+
+__all__ = [
+    "Actor",
+    "CancellationRequest",
+    "Offer",
+    "OfferedExtra",
+    "OfferedPackage",
+    "Order",
+    "OrderState",
+    "RequirementQuestion",
+    "Review",
+    "ScheduledAction",
+    "Settlement",
+]
+
+
+class Actor(enum.Enum):
+    """Who is acting. Every transition names the actors allowed to take it."""
+
+    BUYER = "buyer"
+    SELLER = "seller"
+    OPERATOR = "operator"
+    SYSTEM = "system"
+
+
+class OrderState(enum.Enum):
+    """Where an order is in its life. The last four are terminal."""
+
+    PENDING_PAYMENT = "pending_payment"
+    AWAITING_REQUIREMENTS = "awaiting_requirements"
+    IN_PROGRESS = "in_progress"
+    DELIVERED = "delivered"
+    CANCELLATION_REQUESTED = "cancellation_requested"
+    DISPUTED = "disputed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    RESOLVED = "resolved"
+    EXPIRED = "expired"
+
+
+@attrs.frozen(kw_only=True)
+class RequirementQuestion:
+    """A question the buyer answers before work starts."""
+
+    id: str
+    text: str
+    required: bool = True
+    choices: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class OfferedPackage:
+    """The package of a gig as offered: name, price and what it includes."""
+
+    name: str
+    price: Amount
+    delivery_days: int
+    revisions: int
+
+
+@attrs.frozen(kw_only=True)
+class OfferedExtra:
+    """An extra bought with the package: more days shaved or added, more revisions."""
+
+    name: str
+    price: Amount
+    extra_days: int = 0
+    extra_revisions: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class Offer:
+    """Everything a buyer is about to buy, as the catalog states it at checkout.
+
+    The catalog produces offers from a gig version; tests and hosts without a
+    catalog may build one directly.
+    """
+
+    gig_id: str
+    gig_version: int
+    seller_id: str
+    package: OfferedPackage
+    extras: tuple[OfferedExtra, ...] = ()
+    quantity: int = 1
+    questions: tuple[RequirementQuestion, ...] = ()
+    title: str = ""
+
+    @property
+    def currency(self) -> str:
+        return self.package.price.currency
+
+    @property
+    def subtotal(self) -> Amount:
+        """Package and extras, times the quantity."""
+        total = self.package.price
+        for extra in self.extras:
+            total += extra.price
+        return Amount(units=total.units * self.quantity, currency=total.currency)
+
+    @property
+    def delivery_days(self) -> int:
+        """Working time promised: the package's days plus (or minus) the extras'."""
+        return max(1, self.package.delivery_days + sum(e.extra_days for e in self.extras))
+
+    @property
+    def revisions(self) -> int:
+        return self.package.revisions + sum(e.extra_revisions for e in self.extras)
+
+
+@attrs.frozen(kw_only=True)
+class CancellationRequest:
+    """A pending mutual-cancellation request: who asked, when, and from which state."""
+
+    requested_by: Actor
+    requested_at: datetime
+    resume_state: OrderState
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Settlement:
+    """Where an order's escrow went, in minor units of the order's currency.
+
+    Together with what is still held, these account for every unit charged:
+    ``charged == seller_net + platform_fees + refunded + held``.
+    """
+
+    seller_net: int = 0
+    platform_fees: int = 0
+    refunded: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class Order:
+    """One purchase of one gig package, from checkout to settlement."""
+
+    id: str
+    buyer_id: str
+    offer: Offer
+    price: PriceBreakdown
+    state: OrderState
+    placed_at: datetime
+    version: int = 1
+    paid_at: datetime | None = None
+    payment_reference: str | None = None
+    started_at: datetime | None = None
+    due_at: datetime | None = None
+    delivered_at: datetime | None = None
+    completed_at: datetime | None = None
+    closed_at: datetime | None = None
+    state_entered_at: datetime | None = None
+    answers: tuple[tuple[str, str], ...] = ()
+    deliveries: int = 0
+    revisions_used: int = 0
+    cancellation: CancellationRequest | None = None
+    dispute_opened_by: Actor | None = None
+    charged: int = 0
+    settlement: Settlement = Settlement()
+    tips: int = 0
+
+    @property
+    def seller_id(self) -> str:
+        return self.offer.seller_id
+
+    @property
+    def currency(self) -> str:
+        return self.price.subtotal.currency
+
+    @property
+    def held(self) -> int:
+        """What escrow still holds for this order, in minor units."""
+        s = self.settlement
+        return self.charged - s.seller_net - s.platform_fees - s.refunded
+
+    @property
+    def revisions_left(self) -> int:
+        return self.offer.revisions - self.revisions_used
+
+    def is_late(self, now: datetime) -> bool:
+        """Past its due date and not delivered."""
+        return (
+            self.state is OrderState.IN_PROGRESS and self.due_at is not None and now > self.due_at
+        )
+
+    def party(self, actor: Actor) -> str | None:
+        """The account id behind a buyer or seller actor."""
+        return {Actor.BUYER: self.buyer_id, Actor.SELLER: self.seller_id}.get(actor)
+
+    def due_from(self, start: datetime) -> datetime:
+        return start + timedelta(days=self.offer.delivery_days)
+
+
+@attrs.frozen(kw_only=True)
+class ScheduledAction:
+    """A timer armed for one order: at ``due_at`` the system takes ``action``.
+
+    ``armed_in`` is the state the order was in when the timer was armed (and
+    its version); if the order has moved on by then, the timer is stale and is
+    retired without effect. Timers that are not transitions (clearing a
+    seller's earnings, publishing reviews) have ``armed_in = None`` and carry
+    what they need in ``payload``.
+    """
+
+    id: str
+    order_id: str
+    action: str
+    due_at: datetime
+    armed_in: OrderState | None = None
+    armed_version: int | None = None
+    payload: tuple[tuple[str, str], ...] = ()
+    done_at: datetime | None = None
+    outcome: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Review:
+    """One side's review of a completed order; hidden until published."""
+
+    order_id: str
+    author: Actor
+    author_id: str
+    subject_id: str
+    rating: int
+    sub_ratings: tuple[tuple[str, int], ...] = ()
+    text: str = ""
+    submitted_at: datetime
+    published_at: datetime | None = None

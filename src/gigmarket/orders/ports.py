@@ -1,0 +1,67 @@
+"""The order lifecycle's storage port.
+
+Orders, their armed timers, reviews and the outbox live behind these
+protocols, in the same unit of work as the ledger: an order's transition, the
+money it moves and the event it emits commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from gigmarket.escrow.ports import LedgerUnitOfWork
+from gigmarket.orders.events import Outbox
+from gigmarket.orders.model import Actor, Order, Review, ScheduledAction
+
+__all__ = ["OrderRepository", "OrdersUnitOfWork", "OrdersUnitOfWorkFactory"]
+
+
+class OrderRepository(Protocol):
+    """Orders with optimistic concurrency, their timers and their reviews."""
+
+    def get(self, order_id: str) -> Order | None: ...
+
+    def add(self, order: Order) -> None: ...
+
+    def save(self, order: Order, *, expected_version: int) -> None:
+        """Replace an order; raise :class:`~gigmarket.errors.ConcurrencyConflict`
+        unless the stored version is ``expected_version``."""
+        ...
+
+    def orders(self) -> Sequence[Order]:
+        """Every order (for audits and tests)."""
+        ...
+
+    def add_timer(self, timer: ScheduledAction) -> None: ...
+
+    def save_timer(self, timer: ScheduledAction) -> None: ...
+
+    def timers_for(self, order_id: str) -> Sequence[ScheduledAction]: ...
+
+    def next_due(self, now: datetime) -> ScheduledAction | None:
+        """The earliest pending timer due at or before ``now`` (ties by id)."""
+        ...
+
+    def add_review(self, review: Review) -> None: ...
+
+    def save_review(self, review: Review) -> None: ...
+
+    def reviews_for(self, order_id: str) -> Sequence[Review]: ...
+
+    def get_review(self, order_id: str, author: Actor) -> Review | None: ...
+
+
+class OrdersUnitOfWork(LedgerUnitOfWork, Protocol):
+    """One transaction over the ledger, the orders and the outbox."""
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
+class OrdersUnitOfWorkFactory(Protocol):
+    def __call__(self) -> OrdersUnitOfWork: ...

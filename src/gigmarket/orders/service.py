@@ -1,0 +1,651 @@
+"""The order desk: commands that move orders, and the timers that move them when nobody does.
+
+Every command is one unit of work: load the order, ask the process which
+transition the action takes, check the actor and the guards, run the effects
+(the ledger postings among them), save the order under an optimistic version
+check, retire the old state's timers, arm the new state's, and append the
+events to the outbox, then commit. A refused command raises before anything
+is written, so it changes nothing, not even a timestamp.
+
+Timers are data (:class:`~gigmarket.orders.model.ScheduledAction`). A host
+calls :meth:`OrderDesk.run_due` from cron or a worker; each due timer is
+executed in its own transaction *as of its due time*, in due order, and
+marked done in that same transaction, so running it twice, late, or from two
+workers at once changes nothing more.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Concatenate, ParamSpec, TypeVar
+
+import attrs
+
+from gigmarket.clock import Clock, SystemClock, require_aware
+from gigmarket.errors import (
+    GuardFailed,
+    OrderNotFound,
+    ReviewNotAllowed,
+    TransitionNotAllowed,
+    ValidationError,
+    WrongActor,
+)
+from gigmarket.escrow import chart
+from gigmarket.escrow.fees import FeeContext
+from gigmarket.escrow.flows import EscrowFlows
+from gigmarket.escrow.transaction import LedgerTransaction
+from gigmarket.idempotency import IdempotencyRecord, fingerprint, replayed
+from gigmarket.ids import IdFactory, random_ids
+from gigmarket.money import Amount, Money
+from gigmarket.orders.events import OrderEvent
+from gigmarket.orders.lifecycle import DEFAULT_PROCESS, EFFECTS, ActionContext, DisputeResolution
+from gigmarket.orders.model import Actor, Offer, Order, OrderState, Review, ScheduledAction
+from gigmarket.orders.policy import LifecyclePolicy
+from gigmarket.orders.ports import OrdersUnitOfWork, OrdersUnitOfWorkFactory
+from gigmarket.orders.process import Process
+from gigmarket.retry import retrying
+
+__all__ = ["DueRun", "OrderDesk"]
+
+SUB_RATINGS_MAX = 5
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _retried(
+    method: Callable[Concatenate[OrderDesk, P], R],
+) -> Callable[Concatenate[OrderDesk, P], R]:
+    """Run a command again from its first read after a transient storage conflict.
+
+    A retried command sees what the other writer did: a buyer's ``accept``
+    that lost the race to ``auto_complete`` is refused on retry, as it should be.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: OrderDesk, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return retrying(lambda: method(self, *args, **kwargs))
+
+    return wrapper
+
+
+@attrs.frozen(kw_only=True)
+class DueRun:
+    """What one call of :meth:`OrderDesk.run_due` did."""
+
+    executed: tuple[tuple[str, str, str], ...] = ()
+    """(timer id, order id, outcome) for every timer retired, in due order."""
+
+    @property
+    def count(self) -> int:
+        return len(self.executed)
+
+
+class OrderDesk:
+    """Orders from checkout to settlement, on one storage and one policy.
+
+    ``top_rated`` answers whether a seller has the top-rated level when their
+    money is released (it shortens clearance); until a catalog supplies it,
+    pass any ``Callable[[str], bool]``.
+    """
+
+    def __init__(
+        self,
+        storage: OrdersUnitOfWorkFactory,
+        *,
+        policy: LifecyclePolicy,
+        process: Process[ActionContext] = DEFAULT_PROCESS,
+        clock: Clock | None = None,
+        ids: IdFactory = random_ids,
+        top_rated: Callable[[str], bool] = lambda seller_id: False,
+    ) -> None:
+        self._storage = storage
+        self.policy = policy
+        self.process = process
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.ids = ids
+        self.top_rated = top_rated
+
+    # -- reading ----------------------------------------------------------
+
+    def get(self, order_id: str) -> Order:
+        with self._storage() as uow:
+            return self._load(uow, order_id)
+
+    def reviews(self, order_id: str, *, include_hidden: bool = False) -> list[Review]:
+        """Published reviews of an order (all of them for operators)."""
+        with self._storage() as uow:
+            self._load(uow, order_id)
+            return [
+                review
+                for review in uow.orders.reviews_for(order_id)
+                if include_hidden or review.published_at is not None
+            ]
+
+    def timers(self, order_id: str) -> list[ScheduledAction]:
+        with self._storage() as uow:
+            return list(uow.orders.timers_for(order_id))
+
+    def pending_events(self, limit: int = 100) -> list[OrderEvent]:
+        """Events not yet acknowledged, oldest first."""
+        with self._storage() as uow:
+            return uow.outbox.pending(limit)
+
+    @_retried
+    def acknowledge(self, event_ids: Sequence[str]) -> None:
+        """Mark events delivered; unknown or repeated ids are ignored."""
+        with self._storage() as uow:
+            uow.outbox.acknowledge(list(event_ids))
+            uow.commit()
+
+    # -- checkout ---------------------------------------------------------
+
+    @_retried
+    def place(
+        self,
+        offer: Offer,
+        *,
+        buyer_id: str,
+        context: FeeContext | None = None,
+        idempotency_key: str | None = None,
+    ) -> Order:
+        """Freeze an offer into an order awaiting payment, priced under the
+        fee policy in force now."""
+        if not isinstance(offer, Offer):
+            raise ValidationError("expected an Offer", field="offer")
+        if not isinstance(buyer_id, str) or not buyer_id or buyer_id == offer.seller_id:
+            raise ValidationError("a buyer other than the seller is required", field="buyer_id")
+        if isinstance(offer.quantity, bool) or not 1 <= offer.quantity <= 100:
+            raise ValidationError("between 1 and 100", field="offer.quantity")
+        now = self.clock.now()
+        price = self.policy.fees.price(offer.subtotal, placed_at=now, context=context)
+        digest = fingerprint({"offer": repr(offer), "buyer": buyer_id})
+        with self._storage() as uow:
+            previous = replayed(uow.idempotency, idempotency_key, "place_order", digest)
+            if previous is not None:
+                return self._load(uow, previous)
+            order = Order(
+                id=self.ids(),
+                buyer_id=buyer_id,
+                offer=offer,
+                price=price,
+                state=self.process.initial,
+                placed_at=now,
+                state_entered_at=now,
+            )
+            uow.orders.add(order)
+            self._arm(uow, order, now)
+            self._append(
+                uow,
+                order,
+                now,
+                [("order.placed", {"total_charged": str(price.total_charged), "buyer": buyer_id})],
+            )
+            if idempotency_key is not None:
+                uow.idempotency.add_idempotency(
+                    IdempotencyRecord(
+                        key=idempotency_key,
+                        operation="place_order",
+                        fingerprint=digest,
+                        result_id=order.id,
+                    )
+                )
+            uow.commit()
+            return order
+
+    # -- named commands ---------------------------------------------------
+
+    @_retried
+    def record_payment(self, order_id: str, amount: Amount | Money, *, reference: str) -> Order:
+        """The gateway confirmed the charge: fund escrow (system actor).
+
+        Replaying the same reference is harmless: an order already paid with
+        it is returned unchanged.
+        """
+        value = Amount.of(amount)
+        with self._storage() as uow:
+            order = self._load(uow, order_id)
+            # ``charged`` grows with tips; the payment itself is the order's price.
+            if order.payment_reference == reference and value == order.price.total_charged:
+                return order
+            params = {"amount": value, "reference": reference}
+            paid = self._transition(
+                uow,
+                order,
+                "pay",
+                actor=Actor.SYSTEM,
+                account_id=None,
+                now=self.clock.now(),
+                params=params,
+            )
+            uow.commit()
+            return paid
+
+    def submit_requirements(
+        self, order_id: str, *, buyer_id: str, answers: Mapping[str, str]
+    ) -> Order:
+        return self.act(
+            order_id, "submit_requirements", actor=Actor.BUYER, account_id=buyer_id, answers=answers
+        )
+
+    def deliver(self, order_id: str, *, seller_id: str) -> Order:
+        return self.act(order_id, "deliver", actor=Actor.SELLER, account_id=seller_id)
+
+    def request_revision(self, order_id: str, *, buyer_id: str) -> Order:
+        return self.act(order_id, "request_revision", actor=Actor.BUYER, account_id=buyer_id)
+
+    def accept(self, order_id: str, *, buyer_id: str) -> Order:
+        return self.act(order_id, "accept", actor=Actor.BUYER, account_id=buyer_id)
+
+    def cancel_late(self, order_id: str, *, buyer_id: str) -> Order:
+        return self.act(order_id, "cancel_late", actor=Actor.BUYER, account_id=buyer_id)
+
+    def request_cancellation(
+        self, order_id: str, *, by: Actor, account_id: str, reason: str = ""
+    ) -> Order:
+        return self.act(
+            order_id, "request_cancellation", actor=by, account_id=account_id, reason=reason
+        )
+
+    def respond_to_cancellation(
+        self, order_id: str, *, by: Actor, account_id: str, accept: bool
+    ) -> Order:
+        action = "accept_cancellation" if accept else "decline_cancellation"
+        return self.act(order_id, action, actor=by, account_id=account_id)
+
+    def withdraw_cancellation(self, order_id: str, *, by: Actor, account_id: str) -> Order:
+        return self.act(order_id, "withdraw_cancellation", actor=by, account_id=account_id)
+
+    def open_dispute(self, order_id: str, *, by: Actor, account_id: str) -> Order:
+        return self.act(order_id, "open_dispute", actor=by, account_id=account_id)
+
+    def resolve_dispute(self, order_id: str, resolution: DisputeResolution) -> Order:
+        return self.act(order_id, "resolve_dispute", actor=Actor.OPERATOR, resolution=resolution)
+
+    # -- the engine -------------------------------------------------------
+
+    @_retried
+    def act(
+        self,
+        /,
+        order_id: str,
+        action: str,
+        *,
+        actor: Actor,
+        account_id: str | None = None,
+        at: datetime | None = None,
+        **params: object,
+    ) -> Order:
+        """Take ``action`` on an order as ``actor`` (the account ``account_id``
+        for a buyer or a seller). Every named command goes through here."""
+        now = require_aware(at, "at") if at is not None else self.clock.now()
+        with self._storage() as uow:
+            order = self._load(uow, order_id)
+            result = self._transition(
+                uow, order, action, actor=actor, account_id=account_id, now=now, params=params
+            )
+            uow.commit()
+            return result
+
+    def _transition(
+        self,
+        uow: OrdersUnitOfWork,
+        order: Order,
+        action: str,
+        *,
+        actor: Actor,
+        account_id: str | None,
+        now: datetime,
+        params: Mapping[str, object],
+    ) -> Order:
+        refusal = {
+            "order_id": order.id,
+            "action": action,
+            "state": order.state.value,
+            "actor": actor.value if isinstance(actor, Actor) else str(actor),
+        }
+        if not isinstance(actor, Actor):
+            raise WrongActor(**refusal, reason="not an Actor")
+        candidates = self.process.candidates(order.state, action)
+        if not candidates:
+            raise TransitionNotAllowed(**refusal)
+        allowed = [t for t in candidates if actor in t.actors]
+        if not allowed:
+            raise WrongActor(**refusal, reason="another party takes this action")
+        if actor in (Actor.BUYER, Actor.SELLER) and account_id != order.party(actor):
+            raise WrongActor(**refusal, reason=f"{account_id!r} is not this order's {actor.value}")
+        ledger = LedgerTransaction(uow, self.clock, self.ids)
+        ctx = ActionContext(
+            order=order,
+            actor=actor,
+            now=now,
+            policy=self.policy,
+            flows=EscrowFlows(ledger),
+            ids=self.ids,
+            params=params,
+            top_rated=bool(self.top_rated(order.seller_id)),
+        )
+        reasons: list[str] = []
+        for transition in allowed:
+            failed = [reason for guard in transition.guards if (reason := guard.check(ctx))]
+            if failed:
+                reasons.append(failed[0])
+                continue
+            changed = attrs.evolve(
+                order,
+                state=transition.target,
+                version=order.version + 1,
+                state_entered_at=now,
+            )
+            for effect in transition.effects:
+                changed = EFFECTS[effect](ctx, changed)
+            uow.orders.save(changed, expected_version=order.version)
+            self._retire_state_timers(uow, order, now, superseded_by=action)
+            self._arm(uow, changed, now)
+            for timer in ctx.timers:
+                uow.orders.add_timer(timer)
+            self._append(uow, changed, now, ctx.events)
+            return changed
+        raise GuardFailed(**refusal, reason="; ".join(reasons))
+
+    # -- tips and reviews -------------------------------------------------
+
+    @_retried
+    def tip(
+        self, order_id: str, amount: Amount | Money, *, buyer_id: str, payment_reference: str
+    ) -> Order:
+        """A confirmed tip on a completed order: commission applies, then clearance."""
+        value = Amount.of(amount).require_positive("a tip")
+        now = self.clock.now()
+        with self._storage() as uow:
+            order = self._load(uow, order_id)
+            refusal = {
+                "order_id": order.id,
+                "action": "tip",
+                "state": order.state.value,
+                "actor": "buyer",
+            }
+            if order.state is not OrderState.COMPLETED:
+                raise TransitionNotAllowed(**refusal)
+            if buyer_id != order.buyer_id:
+                raise WrongActor(**refusal, reason=f"{buyer_id!r} is not this order's buyer")
+            value.require_currency(order.currency)
+            if not isinstance(payment_reference, str) or not payment_reference:
+                raise ValidationError(
+                    "a tip needs its payment reference", field="payment_reference"
+                )
+            # The ledger legs replay by key, but the order's totals and the
+            # clearance timer would be counted again: replay the whole tip.
+            tip_key = f"order-tip:{payment_reference}"
+            digest = fingerprint({"order": order.id, "amount": str(value), "buyer": buyer_id})
+            if replayed(uow.idempotency, tip_key, "tip", digest) is not None:
+                return order
+            split = self.policy.fees.policy_at(order.placed_at).commission_on(value)
+            ledger = LedgerTransaction(uow, self.clock, self.ids)
+            flows = EscrowFlows(ledger)
+            flows.fund(
+                order.id,
+                value,
+                gateway=self.policy.gateway,
+                idempotency_key=f"payment:{payment_reference}",
+            )
+            flows.release(
+                order.id,
+                seller_id=order.seller_id,
+                seller_net=split.net,
+                platform_fees=split.fee,
+                idempotency_key=f"tip:{payment_reference}",
+            )
+            settlement = order.settlement
+            changed = attrs.evolve(
+                order,
+                version=order.version + 1,
+                charged=order.charged + value.units,
+                tips=order.tips + value.units,
+                settlement=attrs.evolve(
+                    settlement,
+                    seller_net=settlement.seller_net + split.net.units,
+                    platform_fees=settlement.platform_fees + split.fee.units,
+                ),
+            )
+            uow.orders.save(changed, expected_version=order.version)
+            uow.idempotency.add_idempotency(
+                IdempotencyRecord(
+                    key=tip_key, operation="tip", fingerprint=digest, result_id=order.id
+                )
+            )
+            clearance = (
+                self.policy.clearance_period_top_rated
+                if self.top_rated(order.seller_id)
+                else self.policy.clearance_period
+            )
+            uow.orders.add_timer(
+                ScheduledAction(
+                    id=self.ids(),
+                    order_id=order.id,
+                    action="clear",
+                    due_at=now + clearance,
+                    payload=(
+                        ("currency", order.currency),
+                        ("seller_id", order.seller_id),
+                        ("units", str(split.net.units)),
+                    ),
+                )
+            )
+            self._append(
+                uow,
+                changed,
+                now,
+                [
+                    (
+                        "order.tipped",
+                        {
+                            "amount": str(value),
+                            "seller_net": str(split.net),
+                            "platform_fees": str(split.fee),
+                        },
+                    )
+                ],
+            )
+            uow.commit()
+            return changed
+
+    @_retried
+    def review(
+        self,
+        order_id: str,
+        *,
+        by: Actor,
+        account_id: str,
+        rating: int,
+        sub_ratings: Mapping[str, int] | None = None,
+        text: str = "",
+    ) -> Review:
+        """Leave a review: buyer first, then seller; hidden until both are in
+        or the review window closes."""
+        now = self.clock.now()
+        ratings = dict(sub_ratings or {})
+        for name, value in {
+            "rating": rating,
+            **{f"sub_ratings.{k}": v for k, v in ratings.items()},
+        }.items():
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+                raise ValidationError("a rating is a whole number from 1 to 5", field=name)
+        if len(ratings) > SUB_RATINGS_MAX or not all(isinstance(k, str) and k for k in ratings):
+            raise ValidationError(
+                f"at most {SUB_RATINGS_MAX} named sub-ratings", field="sub_ratings"
+            )
+        if not isinstance(text, str) or len(text) > 5000:
+            raise ValidationError("at most 5000 characters", field="text")
+        with self._storage() as uow:
+            order = self._load(uow, order_id)
+
+            def refuse(message: str) -> ReviewNotAllowed:
+                return ReviewNotAllowed(
+                    message,
+                    order_id=order.id,
+                    author=by.value if isinstance(by, Actor) else str(by),
+                )
+
+            if by not in (Actor.BUYER, Actor.SELLER) or account_id != order.party(by):
+                raise refuse(f"{account_id!r} is not a party to order {order.id!r}")
+            if order.state is not OrderState.COMPLETED or order.completed_at is None:
+                raise refuse(f"order {order.id!r} was not completed; it is {order.state.value}")
+            # The window is half-open: at its end the publish_reviews timer is
+            # due, and a review accepted then would stay hidden for good.
+            if now >= order.completed_at + self.policy.review_window:
+                raise refuse("the review window has closed")
+            if uow.orders.get_review(order.id, by) is not None:
+                raise refuse(f"the {by.value} already reviewed order {order.id!r}")
+            buyer_review = uow.orders.get_review(order.id, Actor.BUYER)
+            if by is Actor.SELLER and buyer_review is None:
+                raise refuse("the buyer reviews first")
+            subject = order.seller_id if by is Actor.BUYER else order.buyer_id
+            review = Review(
+                order_id=order.id,
+                author=by,
+                author_id=account_id,
+                subject_id=subject,
+                rating=rating,
+                sub_ratings=tuple(sorted(ratings.items())),
+                text=text,
+                submitted_at=now,
+            )
+            uow.orders.add_review(review)
+            events: list[tuple[str, dict[str, object]]] = [("review.submitted", {"by": by.value})]
+            if buyer_review is not None:
+                review = self._publish(uow, order, now, events)[-1]
+            self._append(uow, order, now, events)
+            uow.commit()
+            return review
+
+    def _publish(
+        self,
+        uow: OrdersUnitOfWork,
+        order: Order,
+        now: datetime,
+        events: list[tuple[str, dict[str, object]]],
+    ) -> list[Review]:
+        published = []
+        for stored in uow.orders.reviews_for(order.id):
+            review = stored
+            if review.published_at is None:
+                review = attrs.evolve(stored, published_at=now)
+                uow.orders.save_review(review)
+                events.append(
+                    ("review.published", {"by": review.author.value, "rating": review.rating})
+                )
+            published.append(review)
+        return published
+
+    # -- timers -----------------------------------------------------------
+
+    def run_due(self, now: datetime | None = None, *, limit: int | None = None) -> DueRun:
+        """Execute every timer due at or before ``now``, each once, in due order."""
+        until = require_aware(now, "now") if now is not None else self.clock.now()
+        executed: list[tuple[str, str, str]] = []
+
+        def run_next() -> tuple[str, str, str] | None:
+            with self._storage() as uow:
+                timer = uow.orders.next_due(until)
+                if timer is None:
+                    return None
+                outcome = self._execute(uow, timer)
+                uow.orders.save_timer(attrs.evolve(timer, done_at=until, outcome=outcome))
+                uow.commit()
+                return (timer.id, timer.order_id, outcome)
+
+        while limit is None or len(executed) < limit:
+            done = retrying(run_next)
+            if done is None:
+                break
+            executed.append(done)
+        return DueRun(executed=tuple(executed))
+
+    def _execute(self, uow: OrdersUnitOfWork, timer: ScheduledAction) -> str:
+        order = self._load(uow, timer.order_id)
+        when = timer.due_at
+        if timer.action == "clear":
+            payload = dict(timer.payload)
+            amount = Amount(units=int(payload["units"]), currency=payload["currency"])
+            EscrowFlows(LedgerTransaction(uow, self.clock, self.ids)).clear(
+                payload["seller_id"], amount, idempotency_key=f"clear:{timer.id}"
+            )
+            self._append(
+                uow,
+                order,
+                when,
+                [("money.cleared", {"amount": str(amount), "seller": payload["seller_id"]})],
+            )
+            return "cleared"
+        if timer.action == "publish_reviews":
+            events: list[tuple[str, dict[str, object]]] = []
+            self._publish(uow, order, when, events)
+            self._append(uow, order, when, events)
+            return "published"
+        if order.state is not timer.armed_in or order.version != timer.armed_version:
+            return "stale"
+        self._transition(
+            uow, order, timer.action, actor=Actor.SYSTEM, account_id=None, now=when, params={}
+        )
+        return timer.action
+
+    def _arm(self, uow: OrdersUnitOfWork, order: Order, now: datetime) -> None:
+        for timer in self.process.timers_for(order.state):
+            anchor = order.due_at if timer.anchor == "due" and order.due_at else now
+            delay: timedelta = getattr(self.policy, timer.after)
+            uow.orders.add_timer(
+                ScheduledAction(
+                    id=self.ids(),
+                    order_id=order.id,
+                    action=timer.action,
+                    due_at=anchor + delay,
+                    armed_in=order.state,
+                    armed_version=order.version,
+                )
+            )
+
+    def _retire_state_timers(
+        self, uow: OrdersUnitOfWork, order: Order, now: datetime, *, superseded_by: str
+    ) -> None:
+        for timer in uow.orders.timers_for(order.id):
+            if timer.done_at is None and timer.armed_in is not None:
+                uow.orders.save_timer(
+                    attrs.evolve(timer, done_at=now, outcome=f"superseded by {superseded_by}")
+                )
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _load(self, uow: OrdersUnitOfWork, order_id: str) -> Order:
+        order = uow.orders.get(order_id) if isinstance(order_id, str) else None
+        if order is None:
+            raise OrderNotFound(str(order_id))
+        return order
+
+    def _append(
+        self,
+        uow: OrdersUnitOfWork,
+        order: Order,
+        now: datetime,
+        events: Sequence[tuple[str, Mapping[str, object]]],
+    ) -> None:
+        for event_type, payload in events:
+            uow.outbox.append(
+                OrderEvent(
+                    id=self.ids(),
+                    type=event_type,
+                    order_id=order.id,
+                    occurred_at=now,
+                    payload={"state": order.state.value, **payload},
+                )
+            )
+
+
+def escrow_balance(uow: OrdersUnitOfWork, order_id: str) -> int:
+    """What the ledger holds in an order's escrow account (0 if never funded)."""
+    code = chart.order_escrow(order_id)
+    if uow.ledger.get_account(code) is None:
+        return 0
+    return uow.ledger.lock_balances([code])[code].posted

@@ -1,0 +1,257 @@
+"""PostgreSQL storage, for marketplaces that outgrow one file (``pip install gigmarket[postgres]``).
+
+How it keeps money safe under many concurrent writers:
+
+* balances are read ``FOR UPDATE`` in one canonical (sorted) order, so two
+  transactions spending the same balance queue up instead of both reading the
+  old value; orders are saved with an optimistic version check;
+* serialization failures, deadlocks and racing inserts of one idempotency
+  key surface as :class:`~gigmarket.errors.TransientStorageError`, and the
+  services run the whole unit of work again a bounded number of times;
+* timers are claimed with ``FOR UPDATE SKIP LOCKED``, so several ``run_due``
+  workers share the work instead of colliding;
+* the schema rejects, even for hand-written SQL, an unbalanced journal entry
+  (a deferred constraint trigger checked at commit), an UPDATE or DELETE of
+  the journal, and a negative non-negative account.
+
+Each thread uses its own connection. ``schema`` selects the PostgreSQL schema
+(namespace) gigmarket's tables live in, created if missing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from gigmarket.errors import SchemaTooNew, StorageError, TransientStorageError
+from gigmarket.storage.postgres_schema import MIGRATIONS, SCHEMA_VERSION
+from gigmarket.storage.sql import (
+    SqlIdempotencyRepository,
+    SqlLedgerRepository,
+    SqlOrderRepository,
+    SqlOutbox,
+)
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+except ImportError as missing:  # pragma: no cover -- exercised only without the extra
+    raise ImportError(
+        "PostgresStorage needs psycopg 3: pip install 'gigmarket[postgres]'"
+    ) from missing
+
+__all__ = ["PostgresStorage", "PostgresUnitOfWork"]
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_TRANSIENT_UNIQUE = {"idempotency_keys_pkey", "ledger_entries_reverses_key"}
+
+
+def _translate(error: psycopg.Error) -> StorageError:
+    """A driver error as a gigmarket error; the caller chains it with ``from``."""
+    message = f"PostgreSQL: {str(error).strip()}"
+    if isinstance(error, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
+        return TransientStorageError(message)
+    if isinstance(error, pg_errors.LockNotAvailable):
+        return TransientStorageError(message)
+    if (
+        isinstance(error, pg_errors.UniqueViolation)
+        and error.diag.constraint_name in _TRANSIENT_UNIQUE
+    ):
+        return TransientStorageError(message)
+    return StorageError(message)
+
+
+class _Connection:
+    """A psycopg connection as a :class:`~gigmarket.storage.sql.SqlConnection`."""
+
+    for_update = " FOR UPDATE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self.connection = connection
+        self._sql: dict[str, str] = {}
+
+    def _rewrite(self, sql: str) -> str:
+        rewritten = self._sql.get(sql)
+        if rewritten is None:
+            rewritten = self._sql[sql] = sql.replace("?", "%s")
+        return rewritten
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        try:
+            return self.connection.execute(self._rewrite(sql), tuple(parameters))
+        except psycopg.Error as error:
+            raise _translate(error) from error
+
+    def one(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        return self.execute(sql, parameters).fetchone()
+
+    def all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        result: list[Any] = self.execute(sql, parameters).fetchall()
+        return result
+
+    def insert_returning_seq(self, sql: str, parameters: Sequence[Any]) -> int:
+        return int(self.one(sql, parameters)[0])
+
+    def script(self, script: str) -> None:
+        try:
+            self.connection.execute(script)
+        except psycopg.Error as error:
+            raise _translate(error) from error
+
+    def commit(self) -> None:
+        try:
+            self.connection.commit()
+        except psycopg.Error as error:
+            raise _translate(error) from error
+
+    def rollback(self) -> None:
+        try:
+            self.connection.rollback()
+        except psycopg.Error as error:  # pragma: no cover -- a dying connection
+            raise _translate(error) from error
+
+
+class PostgresStorage:
+    """A unit-of-work factory over one PostgreSQL database (and schema)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "public",
+        migrate: bool = True,
+        connect_timeout: int = 10,
+    ) -> None:
+        if not _IDENTIFIER.fullmatch(schema):
+            raise StorageError(f"{schema!r} is not a plain lower-case schema name")
+        self.url = url
+        self.schema = schema
+        self.connect_timeout = connect_timeout
+        self._local = threading.local()
+        self._connections: list[_Connection] = []
+        self._lock = threading.Lock()
+        if migrate:
+            self.migrate()
+        elif (found := self.schema_version()) != SCHEMA_VERSION:
+            if found > SCHEMA_VERSION:
+                raise SchemaTooNew(found=found, supported=SCHEMA_VERSION)
+            raise StorageError(
+                f"the database has schema version {found}, this code needs {SCHEMA_VERSION}: "
+                "call migrate()"
+            )
+
+    def __repr__(self) -> str:
+        return f"PostgresStorage(schema={self.schema!r})"  # the URL may hold a password
+
+    def connection(self) -> _Connection:
+        """This thread's connection, opened on first use."""
+        connection: _Connection | None = getattr(self._local, "connection", None)
+        if connection is None or connection.connection.closed:
+            try:
+                raw = psycopg.connect(self.url, connect_timeout=self.connect_timeout)
+            except psycopg.Error as error:
+                raise StorageError(f"cannot connect to PostgreSQL: {error}") from error
+            connection = _Connection(raw)
+            connection.script(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            connection.script(f'SET search_path TO "{self.schema}"')
+            connection.commit()
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def close(self) -> None:
+        """Close every connection this storage opened."""
+        with self._lock:
+            for connection in self._connections:
+                connection.connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def __call__(self) -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(self.connection())
+
+    def schema_version(self) -> int:
+        db = self.connection()
+        row = db.one(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? "
+            "AND table_name = 'gigmarket_schema'",
+            (self.schema,),
+        )
+        version = 0
+        if row is not None:
+            found = db.one("SELECT version FROM gigmarket_schema")
+            version = int(found[0]) if found else 0
+        db.rollback()
+        return version
+
+    def migrate(self, target: int = SCHEMA_VERSION) -> int:
+        """Apply missing migrations up to ``target`` in one transaction, under an
+        advisory lock so that two processes starting together migrate once."""
+        if target > SCHEMA_VERSION:
+            raise SchemaTooNew(found=target, supported=SCHEMA_VERSION)
+        db = self.connection()
+        try:
+            db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"gigmarket:{self.schema}",))
+            db.script("CREATE TABLE IF NOT EXISTS gigmarket_schema (version INTEGER NOT NULL)")
+            row = db.one("SELECT version FROM gigmarket_schema")
+            current = int(row[0]) if row else 0
+            if row is None:
+                db.execute("INSERT INTO gigmarket_schema (version) VALUES (0)")
+            if current > SCHEMA_VERSION:
+                raise SchemaTooNew(found=current, supported=SCHEMA_VERSION)
+            for version in range(current + 1, target + 1):
+                db.script(MIGRATIONS[version - 1])
+                db.execute("UPDATE gigmarket_schema SET version = ?", (version,))
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        return max(current, target)
+
+    def drop_schema(self) -> None:
+        """Drop the whole schema and everything in it (for tests and tear-downs)."""
+        db = self.connection()
+        db.script(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        db.commit()
+        self.close()
+
+
+class PostgresUnitOfWork:
+    """One transaction on this thread's connection (READ COMMITTED, row locks)."""
+
+    def __init__(self, db: _Connection) -> None:
+        self._db = db
+        self.ledger = SqlLedgerRepository(db)
+        self.idempotency = SqlIdempotencyRepository(db)
+        self.orders = SqlOrderRepository(db)
+        self.outbox = SqlOutbox(db)
+        self._open = False
+
+    def __enter__(self) -> Self:
+        if self._open:
+            raise StorageError("a unit of work is already open on this thread")
+        self._db.rollback()  # start clean: nothing left over from an earlier failure
+        self._open = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._open = False
+        self._db.rollback()
+
+    def commit(self) -> None:
+        if not self._open:
+            raise StorageError("commit() outside of a 'with' block")
+        self._db.commit()
+
+    def rollback(self) -> None:
+        self._db.rollback()

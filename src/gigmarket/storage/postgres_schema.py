@@ -1,0 +1,153 @@
+"""The PostgreSQL schema, as an ordered list of forward migrations.
+
+The same tables as the SQLite schema, plus what only a server can enforce for
+writers that bypass the library:
+
+* a **deferred constraint trigger** checks, at commit, that every journal
+  entry written in the transaction sums to zero in each currency, so an
+  unbalanced entry cannot be committed even by hand-written SQL;
+* **append-only triggers** reject UPDATE and DELETE on entries, postings and
+  references;
+* CHECK constraints keep non-negative accounts non-negative.
+
+All objects live in the schema the connection's ``search_path`` selects, so
+tests and tenants can each use their own.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+_LEDGER = """
+CREATE TABLE ledger_accounts (
+    code           TEXT PRIMARY KEY,
+    currency       TEXT NOT NULL,
+    allow_negative SMALLINT NOT NULL CHECK (allow_negative IN (0, 1)),
+    posted         BIGINT NOT NULL DEFAULT 0,
+    held           BIGINT NOT NULL DEFAULT 0 CHECK (held >= 0),
+    CHECK (allow_negative = 1 OR posted - held >= 0)
+);
+
+CREATE TABLE ledger_entries (
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    created_at      TEXT NOT NULL,
+    memo            TEXT NOT NULL,
+    reverses        TEXT UNIQUE,
+    hold_id         TEXT,
+    idempotency_key TEXT
+);
+
+CREATE TABLE ledger_postings (
+    entry_seq BIGINT NOT NULL REFERENCES ledger_entries (seq),
+    line      INTEGER NOT NULL,
+    account   TEXT NOT NULL REFERENCES ledger_accounts (code),
+    units     BIGINT NOT NULL CHECK (units <> 0),
+    currency  TEXT NOT NULL,
+    PRIMARY KEY (entry_seq, line)
+);
+CREATE INDEX ledger_postings_by_account ON ledger_postings (account, entry_seq);
+
+CREATE TABLE ledger_references (
+    entry_seq BIGINT NOT NULL REFERENCES ledger_entries (seq),
+    line      INTEGER NOT NULL,
+    reference TEXT NOT NULL,
+    PRIMARY KEY (entry_seq, line),
+    UNIQUE (entry_seq, reference)
+);
+CREATE INDEX ledger_references_by_reference ON ledger_references (reference, entry_seq);
+
+CREATE TABLE ledger_holds (
+    id          TEXT PRIMARY KEY,
+    source      TEXT NOT NULL REFERENCES ledger_accounts (code),
+    destination TEXT NOT NULL REFERENCES ledger_accounts (code),
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'posted', 'voided')),
+    document    TEXT NOT NULL
+);
+CREATE INDEX ledger_holds_pending ON ledger_holds (status, source);
+
+CREATE TABLE idempotency_keys (
+    key         TEXT PRIMARY KEY,
+    operation   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    result_id   TEXT NOT NULL
+);
+
+CREATE FUNCTION gigmarket_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
+END;
+$$;
+
+CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
+    FOR EACH ROW EXECUTE FUNCTION gigmarket_append_only();
+CREATE TRIGGER ledger_postings_append_only BEFORE UPDATE OR DELETE ON ledger_postings
+    FOR EACH ROW EXECUTE FUNCTION gigmarket_append_only();
+CREATE TRIGGER ledger_references_append_only BEFORE UPDATE OR DELETE ON ledger_references
+    FOR EACH ROW EXECUTE FUNCTION gigmarket_append_only();
+
+CREATE FUNCTION gigmarket_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    unbalanced TEXT;
+BEGIN
+    SELECT string_agg(currency || ' ' || total, ', ') INTO unbalanced FROM (
+        SELECT currency, SUM(units) AS total FROM ledger_postings
+        WHERE entry_seq = NEW.entry_seq GROUP BY currency HAVING SUM(units) <> 0
+    ) AS sums;
+    IF unbalanced IS NOT NULL THEN
+        RAISE EXCEPTION 'journal entry % is unbalanced: %', NEW.entry_seq, unbalanced
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE CONSTRAINT TRIGGER ledger_postings_balanced AFTER INSERT ON ledger_postings
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gigmarket_entry_balanced();
+"""
+
+_ORDERS = """
+CREATE TABLE orders (
+    id        TEXT PRIMARY KEY,
+    version   INTEGER NOT NULL,
+    state     TEXT NOT NULL,
+    buyer_id  TEXT NOT NULL,
+    seller_id TEXT NOT NULL,
+    document  TEXT NOT NULL
+);
+CREATE INDEX orders_by_state ON orders (state);
+
+CREATE TABLE order_timers (
+    id       TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL REFERENCES orders (id),
+    due_at   TEXT NOT NULL,
+    done_at  TEXT,
+    document TEXT NOT NULL
+);
+CREATE INDEX order_timers_due ON order_timers (due_at, id) WHERE done_at IS NULL;
+CREATE INDEX order_timers_by_order ON order_timers (order_id);
+
+CREATE TABLE order_reviews (
+    order_id TEXT NOT NULL REFERENCES orders (id),
+    author   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (order_id, author)
+);
+
+CREATE TABLE outbox (
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    type            TEXT NOT NULL,
+    order_id        TEXT NOT NULL,
+    occurred_at     TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    acknowledged_at TEXT
+);
+CREATE INDEX outbox_pending ON outbox (seq) WHERE acknowledged_at IS NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS)
+"""Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,235 @@
+"""SQLite storage: the embedded default, one file, no server.
+
+Why it is safe for money:
+
+* **WAL mode** lets readers work while one writer writes.
+* Every unit of work starts with ``BEGIN IMMEDIATE``: it takes the write lock
+  *before* reading, so two processes cannot both read a balance of 10 and
+  both spend it. Waiting writers block up to ``busy_timeout`` seconds.
+* **Durability is explicit**: ``synchronous=FULL`` (the default) syncs every
+  commit to disk; ``"normal"`` is faster and, in WAL mode, can lose the last
+  transactions on power loss (never corrupt the file). Choose knowingly.
+* The schema repeats the ledger's rules as constraints and triggers (see
+  :mod:`~gigmarket.storage.sqlite_schema`), and every driver error is
+  translated into a :class:`~gigmarket.errors.StorageError` chained to it.
+
+Schema versions are recorded in the file and migrated forward on open (or by
+:meth:`SQLiteStorage.migrate` with ``migrate=False``); a file written by a
+newer gigmarket is refused, never guessed at.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from gigmarket.errors import SchemaTooNew, StorageError
+from gigmarket.storage.sql import (
+    SqlIdempotencyRepository,
+    SqlLedgerRepository,
+    SqlOrderRepository,
+    SqlOutbox,
+)
+from gigmarket.storage.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = [
+    "SQLiteStorage",
+    "SQLiteUnitOfWork",
+]
+
+Durability = Literal["full", "normal"]
+
+
+class _Cursor:
+    """A SQLite connection as a :class:`~gigmarket.storage.sql.SqlConnection`:
+    every call translates driver errors. BEGIN IMMEDIATE locks the whole
+    database, so no row-locking clauses are needed."""
+
+    for_update = ""
+    skip_locked = ""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def insert_returning_seq(self, sql: str, parameters: Sequence[Any]) -> int:
+        row = self.one(sql, parameters)
+        return int(row[0])
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self.connection.execute(sql, parameters)
+        except sqlite3.Error as error:
+            raise StorageError(f"SQLite: {error}") from error
+
+    def one(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        return self.execute(sql, parameters).fetchone()
+
+    def all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        return self.execute(sql, parameters).fetchall()
+
+
+class SQLiteStorage:
+    """A unit-of-work factory over one SQLite file (``":memory:"`` is not allowed:
+    each thread has its own connection, and they must share one database)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: Durability = "full",
+        busy_timeout: float = 30.0,
+        migrate: bool = True,
+    ) -> None:
+        if str(path) in ("", ":memory:"):
+            raise StorageError("SQLiteStorage needs a file path")
+        if durability not in ("full", "normal"):
+            raise StorageError(f"durability is 'full' or 'normal', not {durability!r}")
+        self.path = os.fspath(path)
+        self.durability = durability
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        if migrate:
+            self.migrate()
+        else:
+            self._check_version(self.schema_version())
+
+    def __repr__(self) -> str:
+        return f"SQLiteStorage({self.path!r}, durability={self.durability!r})"
+
+    def connection(self) -> _Cursor:
+        """This thread's connection, opened and configured on first use."""
+        cursor: _Cursor | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            try:
+                connection = sqlite3.connect(
+                    self.path, timeout=self.busy_timeout, isolation_level=None
+                )
+            except sqlite3.Error as error:
+                raise StorageError(f"cannot open {self.path!r}: {error}") from error
+            cursor = _Cursor(connection)
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={self.durability.upper()}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            self._local.cursor = cursor
+        return cursor
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        cursor: _Cursor | None = getattr(self._local, "cursor", None)
+        if cursor is not None:
+            cursor.connection.close()
+            self._local.cursor = None
+
+    def __call__(self) -> SQLiteUnitOfWork:
+        return SQLiteUnitOfWork(self.connection())
+
+    # -- schema -----------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The version recorded in the file (0 for a new, empty file)."""
+        db = self.connection()
+        exists = db.one(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gigmarket_schema'"
+        )
+        if not exists:
+            return 0
+        row = db.one("SELECT version FROM gigmarket_schema")
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _check_version(found: int) -> None:
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(found=found, supported=SCHEMA_VERSION)
+        if found < SCHEMA_VERSION:
+            raise StorageError(
+                f"the database has schema version {found}, this code needs {SCHEMA_VERSION}: "
+                "call migrate()"
+            )
+
+    def migrate(self, target: int = SCHEMA_VERSION) -> int:
+        """Apply the missing migrations up to ``target``, each in one transaction."""
+        db = self.connection()
+        if target > SCHEMA_VERSION:
+            raise SchemaTooNew(found=target, supported=SCHEMA_VERSION)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS gigmarket_schema (version INTEGER NOT NULL)")
+            row = db.one("SELECT version FROM gigmarket_schema")
+            current = int(row[0]) if row else 0
+            if row is None:
+                db.execute("INSERT INTO gigmarket_schema (version) VALUES (0)")
+            if current > SCHEMA_VERSION:
+                raise SchemaTooNew(found=current, supported=SCHEMA_VERSION)
+            for version in range(current + 1, target + 1):
+                for statement in _statements(MIGRATIONS[version - 1]):
+                    db.execute(statement)
+                db.execute("UPDATE gigmarket_schema SET version = ?", (version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.connection.rollback()
+            raise
+        return max(current, target)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (triggers keep their inner semicolons)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.strip().splitlines():
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+class SQLiteUnitOfWork:
+    """One ``BEGIN IMMEDIATE`` transaction on this thread's connection."""
+
+    def __init__(self, db: _Cursor) -> None:
+        self._db = db
+        self.ledger = SqlLedgerRepository(db)
+        self.idempotency = SqlIdempotencyRepository(db)
+        self.orders = SqlOrderRepository(db)
+        self.outbox = SqlOutbox(db)
+        self._open = False
+
+    def __enter__(self) -> Self:
+        if self._open or self._db.connection.in_transaction:
+            raise StorageError("a unit of work is already open on this thread")
+        self._db.execute("BEGIN IMMEDIATE")
+        self._open = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._open = False
+        if self._db.connection.in_transaction:
+            try:
+                self._db.connection.rollback()
+            except sqlite3.Error as error:  # pragma: no cover -- a dying connection
+                raise StorageError(f"SQLite: rollback failed: {error}") from error
+
+    def commit(self) -> None:
+        """Commit what was written so far; the unit of work stays usable."""
+        if not self._open:
+            raise StorageError("commit() outside of a 'with' block")
+        self._db.execute("COMMIT")
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def rollback(self) -> None:
+        if self._db.connection.in_transaction:
+            self._db.execute("ROLLBACK")
+        if self._open:
+            self._db.execute("BEGIN IMMEDIATE")

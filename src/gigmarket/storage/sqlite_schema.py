@@ -1,0 +1,134 @@
+"""The SQLite schema, as an ordered list of forward migrations.
+
+Version *n* of the schema is migrations ``1..n`` applied in order; the
+database records its version in ``gigmarket_schema``. The rules the ledger
+enforces in Python are repeated here where SQL can say them, so that a bug or
+a hand-written ``UPDATE`` cannot break them silently:
+
+* journal entries, postings and references are append-only (triggers abort
+  any UPDATE or DELETE);
+* an account that may not go negative cannot have ``posted - held < 0``
+  (a CHECK constraint);
+* an entry is reversed at most once (a UNIQUE column);
+* an idempotency key is recorded once (a PRIMARY KEY).
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+_LEDGER = """
+CREATE TABLE ledger_accounts (
+    code           TEXT PRIMARY KEY,
+    currency       TEXT NOT NULL,
+    allow_negative INTEGER NOT NULL CHECK (allow_negative IN (0, 1)),
+    posted         INTEGER NOT NULL DEFAULT 0,
+    held           INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),
+    CHECK (allow_negative = 1 OR posted - held >= 0)
+) STRICT;
+
+CREATE TABLE ledger_entries (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    created_at      TEXT NOT NULL,
+    memo            TEXT NOT NULL,
+    reverses        TEXT UNIQUE,
+    hold_id         TEXT,
+    idempotency_key TEXT
+) STRICT;
+
+CREATE TABLE ledger_postings (
+    entry_seq INTEGER NOT NULL REFERENCES ledger_entries (seq),
+    line      INTEGER NOT NULL,
+    account   TEXT NOT NULL REFERENCES ledger_accounts (code),
+    units     INTEGER NOT NULL CHECK (units <> 0),
+    currency  TEXT NOT NULL,
+    PRIMARY KEY (entry_seq, line)
+) STRICT;
+CREATE INDEX ledger_postings_by_account ON ledger_postings (account, entry_seq);
+
+CREATE TABLE ledger_references (
+    entry_seq INTEGER NOT NULL REFERENCES ledger_entries (seq),
+    line      INTEGER NOT NULL,
+    reference TEXT NOT NULL,
+    PRIMARY KEY (entry_seq, line),
+    UNIQUE (entry_seq, reference)
+) STRICT;
+CREATE INDEX ledger_references_by_reference ON ledger_references (reference, entry_seq);
+
+CREATE TABLE ledger_holds (
+    id            TEXT PRIMARY KEY,
+    source        TEXT NOT NULL REFERENCES ledger_accounts (code),
+    destination   TEXT NOT NULL REFERENCES ledger_accounts (code),
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'posted', 'voided')),
+    document      TEXT NOT NULL
+) STRICT;
+CREATE INDEX ledger_holds_pending ON ledger_holds (status, source);
+
+CREATE TABLE idempotency_keys (
+    key         TEXT PRIMARY KEY,
+    operation   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    result_id   TEXT NOT NULL
+) STRICT;
+
+CREATE TRIGGER ledger_entries_append_only_update BEFORE UPDATE ON ledger_entries
+BEGIN SELECT RAISE(ABORT, 'journal entries are append-only'); END;
+CREATE TRIGGER ledger_entries_append_only_delete BEFORE DELETE ON ledger_entries
+BEGIN SELECT RAISE(ABORT, 'journal entries are append-only'); END;
+CREATE TRIGGER ledger_postings_append_only_update BEFORE UPDATE ON ledger_postings
+BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END;
+CREATE TRIGGER ledger_postings_append_only_delete BEFORE DELETE ON ledger_postings
+BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END;
+CREATE TRIGGER ledger_references_append_only_update BEFORE UPDATE ON ledger_references
+BEGIN SELECT RAISE(ABORT, 'references are append-only'); END;
+CREATE TRIGGER ledger_references_append_only_delete BEFORE DELETE ON ledger_references
+BEGIN SELECT RAISE(ABORT, 'references are append-only'); END;
+"""
+
+_ORDERS = """
+CREATE TABLE orders (
+    id        TEXT PRIMARY KEY,
+    version   INTEGER NOT NULL,
+    state     TEXT NOT NULL,
+    buyer_id  TEXT NOT NULL,
+    seller_id TEXT NOT NULL,
+    document  TEXT NOT NULL
+) STRICT;
+CREATE INDEX orders_by_state ON orders (state);
+
+CREATE TABLE order_timers (
+    id       TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL REFERENCES orders (id),
+    due_at   TEXT NOT NULL,
+    done_at  TEXT,
+    document TEXT NOT NULL
+) STRICT;
+CREATE INDEX order_timers_due ON order_timers (due_at, id) WHERE done_at IS NULL;
+CREATE INDEX order_timers_by_order ON order_timers (order_id);
+
+CREATE TABLE order_reviews (
+    order_id TEXT NOT NULL REFERENCES orders (id),
+    author   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (order_id, author)
+) STRICT;
+
+CREATE TABLE outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    type            TEXT NOT NULL,
+    order_id        TEXT NOT NULL,
+    occurred_at     TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    acknowledged_at TEXT
+) STRICT;
+CREATE INDEX outbox_pending ON outbox (seq) WHERE acknowledged_at IS NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS)
+"""Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The version this code writes and expects."""
