@@ -32,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
         default="USD",
         help="USD (default), EUR, GBP, or BDT for the story in Taka with Bengali formatting",
     )
+    demo.add_argument(
+        "--db",
+        metavar="PATH",
+        help="keep the SQLite database at PATH (a new file) to inspect it afterwards",
+    )
     return parser
 
 
@@ -40,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            run_demo(sys.stdout, currency=args.currency)
+            run_demo(sys.stdout, currency=args.currency, db=args.db)
     except GigmarketError as error:
         print(f"gigmarket: error: {error}", file=sys.stderr)
         return 1

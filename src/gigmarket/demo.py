@@ -1,171 +1,278 @@
-"""The seed story, told by the library: an order's money from buyer to bank.
+"""The seed story, told by the library on its embedded SQLite default.
 
-A buyer orders a logo from a seller. The marketplace charges the buyer and
-holds the money in escrow; on completion it releases the seller's share to
-their pending balance and keeps its fees; after the clearance period the
-money becomes available, and the seller withdraws it to a bank.
+Nadia creates an account, sets up a profile and posts a logo gig. Rahim
+searches, finds it and orders the Basic package; the marketplace holds his
+payment in escrow. Nadia delivers; Rahim does nothing, so three days later
+the order completes by itself and the marketplace releases Nadia's share
+minus its commission. Both leave reviews. After the clearance period the
+money becomes withdrawable, and Nadia withdraws it to her bank.
 
-Until the order lifecycle lands, the story drives the escrow flows directly;
-every number comes from the fee policy and the ledger, none is typed in.
+Every number comes from the fee policy, the lifecycle and the ledger; the
+clock is a manual one, fast-forwarded, so the story takes a second.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 import attrs
 from moneyed.l10n import format_money
 
+from gigmarket.catalog import CreateAccount, CreateGig, SearchQuery, SetUpProfile
 from gigmarket.clock import ManualClock
 from gigmarket.errors import ValidationError
 from gigmarket.escrow import chart
 from gigmarket.escrow.fees import PriceBreakdown
 from gigmarket.escrow.flows import EscrowFlows
-from gigmarket.escrow.ledger import Ledger
-from gigmarket.escrow.presets import fiverr
 from gigmarket.ids import sequential_ids
+from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.orders import Actor
+from gigmarket.storage.sqlite import SQLiteStorage
 
 __all__ = ["DemoResult", "run_demo"]
 
 STORY_START = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
-CLEARANCE = timedelta(days=14)
-GATEWAY = "sandbox"
-
 _LOCALES = {"BDT": "bn_BD"}
-_PACKAGE_PRICE = {"USD": "50.00", "BDT": "5000.00", "EUR": "50.00", "GBP": "50.00"}
+_PRICES = {  # Basic, Standard, Premium, and the express extra
+    "USD": ("50.00", "120.00", "250.00", "15.00"),
+    "EUR": ("50.00", "120.00", "250.00", "15.00"),
+    "GBP": ("50.00", "120.00", "250.00", "15.00"),
+    "BDT": ("5000.00", "12000.00", "25000.00", "1500.00"),
+}
 
 
 @attrs.frozen(kw_only=True)
 class DemoResult:
-    """The final balances of the story, for tests and for the curious."""
+    """The end of the story, for tests and for the curious."""
 
     breakdown: PriceBreakdown
     balances: dict[str, Amount]
+    delivered_at: datetime
+    available_at: datetime
 
 
-def _formatter(currency: str) -> Callable[[Amount], str]:
+@contextmanager
+def _database(path: str | os.PathLike[str] | None) -> Iterator[Path]:
+    if path is not None:
+        target = Path(path)
+        if target.exists():
+            raise ValidationError(
+                f"{target} exists; the demo starts from an empty file", field="db"
+            )
+        yield target
+        return
+    with tempfile.TemporaryDirectory(prefix="gigmarket-demo-") as directory:
+        yield Path(directory) / "gigmarket.db"
+
+
+def run_demo(
+    out: TextIO, *, currency: str = "USD", db: str | os.PathLike[str] | None = None
+) -> DemoResult:
+    """Tell the story on ``out``; keep the database at ``db`` if given."""
+    currency = str(currency).upper()
+    if currency not in _PRICES:
+        raise ValidationError(f"the demo is told in {', '.join(sorted(_PRICES))}", field="currency")
+    with _database(db) as path:
+        storage = SQLiteStorage(path)
+        try:
+            return _story(
+                out,
+                Marketplace(storage, clock=ManualClock(STORY_START), ids=sequential_ids("id")),
+                currency,
+                path,
+                keep=db is not None,
+            )
+        finally:
+            storage.close()
+
+
+def _story(
+    out: TextIO, market: Marketplace, currency: str, path: Path, *, keep: bool
+) -> DemoResult:
+    clock = market.clock
+    if not isinstance(clock, ManualClock):  # pragma: no cover -- run_demo builds it
+        raise TypeError("the demo fast-forwards a ManualClock")
     locale = _LOCALES.get(currency, "en_US")
 
-    def format_amount(amount: Amount) -> str:
+    def fmt(amount: Amount) -> str:
         return str(format_money(amount.to_money(), locale=locale))
 
-    return format_amount
+    def say(who: str, what: str, *details: str) -> None:
+        out.write(f"\n{clock.now():%Y-%m-%d %H:%M}  {who}: {what}\n")
+        for detail in details:
+            out.write(f"                  {detail}\n")
 
+    accounts: dict[str, Callable[[], str]] = {}
 
-def run_demo(out: TextIO, *, currency: str = "USD") -> DemoResult:
-    """Tell the story on ``out`` and return the final balances."""
-    currency = currency.upper()
-    if currency not in _PACKAGE_PRICE:
-        raise ValidationError(
-            f"the demo is told in {', '.join(sorted(_PACKAGE_PRICE))}", field="currency"
-        )
-    fmt = _formatter(currency)
-    clock = ManualClock(STORY_START)
-    ledger = Ledger(MemoryStorage(), clock=clock, ids=sequential_ids("entry"))
-    order_id, seller = "1001", "nadia"
-    accounts = {
-        "gateway (world)": chart.gateway(GATEWAY, currency),
-        "order escrow": chart.order_escrow(order_id),
-        "seller pending": chart.seller_pending(seller, currency),
-        "seller available": chart.seller_available(seller, currency),
-        "payouts in flight": chart.payouts_in_flight(currency),
-        "platform revenue": chart.platform_revenue(currency),
-    }
-
-    def say(title: str, *lines: str) -> None:
-        out.write(f"\n== {clock.now():%Y-%m-%d} · {title}\n")
-        for line in lines:
-            out.write(f"   {line}\n")
-
-    def balances() -> dict[str, Amount]:
-        """Available balances, plus what a pending withdrawal has reserved."""
+    def table() -> dict[str, Amount]:
         current: dict[str, Amount] = {}
-        with ledger.transaction() as tx:
+        with market.ledger.transaction() as tx:
             for label, code in accounts.items():
-                if tx.uow.ledger.get_account(code) is None:
+                account = code()
+                if tx.uow.ledger.get_account(account) is None:
                     current[label] = Amount.zero(currency)
                     continue
-                balance = tx.balance(code)
+                balance = tx.balance(account)
                 current[label] = balance.available
                 if balance.held.units:
                     current["  reserved for payout"] = balance.held
-        return current
-
-    def table() -> None:
-        current = balances()
         width = max(len(label) for label in current)
         for label, amount in current.items():
-            out.write(f"     {label:<{width}}  {fmt(amount):>16}\n")
+            out.write(f"                    {label:<{width}}  {fmt(amount):>16}\n")
+        return current
 
-    policy = fiverr()
-    breakdown = policy.price(Amount.of(_PACKAGE_PRICE[currency], currency))
-    out.write("gigmarket demo: one order, from the buyer's card to the seller's bank\n")
-    out.write(f"fee policy: {policy.name}; every amount below is exact to the minor unit\n")
+    out.write("gigmarket demo: one order, from a seller's first gig to her bank account\n")
+    where = f"kept at {path}" if keep else "a temporary file"
+    out.write(f"policy: {market.policy.name}; storage: SQLite ({where})\n")
 
+    nadia = market.catalog.create_account(CreateAccount(username="nadia"))
+    market.catalog.set_up_profile(
+        nadia.id,
+        SetUpProfile.model_validate(
+            {
+                "display_name": "Nadia Rahman",
+                "headline": "Minimal logos for small shops",
+                "description": "Logo designer in Dhaka; ten years of brands for small shops.",
+                "skills": ["logo design", "branding"],
+                "languages": [
+                    {"language": "bn", "level": "native"},
+                    {"language": "en", "level": "fluent"},
+                ],
+                "country": "BD",
+            }
+        ),
+    )
+    basic, standard, premium, express = _PRICES[currency]
+    gig = market.catalog.create_gig(
+        nadia.id,
+        CreateGig.model_validate(
+            {
+                "title": "I will design a minimalist logo for your shop",
+                "category": "graphics-design",
+                "subcategory": "logo-design",
+                "currency": currency,
+                "tags": ["logo", "minimalist", "branding"],
+                "description": "A clean, memorable logo for a small shop, with the source files. "
+                * 2,
+                "packages": [
+                    {"name": "Basic", "price": basic, "delivery_days": 3, "revisions": 1},
+                    {"name": "Standard", "price": standard, "delivery_days": 5, "revisions": 3},
+                    {"name": "Premium", "price": premium, "delivery_days": 7, "revisions": None},
+                ],
+                "extras": [{"name": "Express", "price": express, "delivery_days_delta": -1}],
+                "requirements": [{"text": "What is your shop called?", "kind": "free_text"}],
+                "gallery": ["gallery/nadia-logo-1.png"],
+            }
+        ),
+    )
+    market.catalog.publish(gig.id, seller_id=nadia.id)
     say(
-        "Nadia posts a gig: 'I will design your logo'",
-        f"Basic package: {fmt(breakdown.subtotal)}, delivery in 3 days",
+        "Nadia",
+        "creates an account, sets up her profile and posts a gig",
+        "'I will design a minimalist logo for your shop'",
+        " · ".join(
+            f"{name} {fmt(Amount.of(value, currency))}"
+            for name, value in (("Basic", basic), ("Standard", standard), ("Premium", premium))
+        ),
+    )
+
+    clock.advance(timedelta(hours=3))
+    rahim = market.catalog.create_account(CreateAccount(username="rahim"))
+    hits = market.catalog.search(SearchQuery(text="logo shop", currency=currency)).hits
+    say("Rahim", f"searches 'logo shop' and finds {len(hits)} gig: '{hits[0].title}'")
+
+    order = market.checkout(hits[0].gig_id, buyer_id=rahim.id, package="Basic")
+    price = order.price
+    accounts.update(
+        {
+            "payment gateway (world)": lambda: chart.gateway(market.policy.gateway, currency),
+            "order escrow": lambda: chart.order_escrow(order.id),
+            "Nadia: pending": lambda: chart.seller_pending(nadia.id, currency),
+            "Nadia: available": lambda: chart.seller_available(nadia.id, currency),
+            "platform revenue": lambda: chart.platform_revenue(currency),
+        }
     )
     say(
-        "Rahim orders the Basic package",
-        f"package price      {fmt(breakdown.subtotal)}",
-        f"buyer service fee  {fmt(breakdown.buyer_service_fee)}",
-        f"charged to card    {fmt(breakdown.total_charged)}",
+        "Rahim",
+        "orders the Basic package",
+        f"package            {fmt(price.subtotal)}",
+        f"service fee        {fmt(price.buyer_service_fee)}",
+        f"charged            {fmt(price.total_charged)}",
     )
-    with ledger.transaction() as tx:
-        EscrowFlows(tx).fund(
-            order_id, breakdown.total_charged, gateway=GATEWAY, idempotency_key="charge-1001"
-        )
-    say("The charge is confirmed: the money is held in escrow, not paid to anyone")
+    market.orders.record_payment(order.id, price.total_charged, reference="charge-0001")
+    say("Marketplace", "the charge is confirmed: the money is held in escrow, paid to no one yet")
     table()
 
+    market.orders.submit_requirements(
+        order.id, buyer_id=rahim.id, answers={"q1": "Rahim's Tea Stall"}
+    )
+    say("Rahim", "sends the requirements: the 3-day delivery clock starts")
     clock.advance(timedelta(days=2))
-    say("Nadia delivers the logo; Rahim accepts it and leaves five stars")
-    with ledger.transaction() as tx:
-        EscrowFlows(tx).release(
-            order_id,
-            seller_id=seller,
-            seller_net=breakdown.seller_net,
-            platform_fees=breakdown.platform_revenue,
-            idempotency_key="release-1001",
-        )
+    market.orders.deliver(order.id, seller_id=nadia.id)
+    delivered_at = clock.now()
+    say("Nadia", "delivers the logo, a day early")
+
+    clock.advance(market.policy.auto_complete_after)
+    market.orders.run_due()
     say(
-        "The marketplace releases the escrow",
-        f"seller commission  {fmt(breakdown.seller_commission)} (20%)",
-        f"to Nadia (pending) {fmt(breakdown.seller_net)}",
-        f"platform keeps     {fmt(breakdown.platform_revenue)} (commission + service fee)",
+        "Marketplace",
+        f"Rahim did not answer for {market.policy.auto_complete_after.days} days: "
+        "the order completes by itself and the escrow is released",
+        f"commission (20%)   {fmt(price.seller_commission)}",
+        f"to Nadia, pending  {fmt(price.seller_net)}",
+        f"platform keeps     {fmt(price.platform_revenue)} (commission + service fee)",
     )
     table()
 
-    clock.advance(CLEARANCE)
-    with ledger.transaction() as tx:
-        EscrowFlows(tx).clear(seller, breakdown.seller_net, idempotency_key="clear-1001")
-    say(f"{CLEARANCE.days} days of clearance pass: the earnings become withdrawable")
+    clock.advance(timedelta(hours=5))
+    market.orders.review(
+        order.id,
+        by=Actor.BUYER,
+        account_id=rahim.id,
+        rating=5,
+        sub_ratings={"communication": 5, "service": 5},
+        text="Beautiful logo, fast.",
+    )
+    market.orders.review(
+        order.id, by=Actor.SELLER, account_id=nadia.id, rating=5, text="A pleasure."
+    )
+    say("Rahim & Nadia", "review each other; both reviews are published once both are in")
+
+    clock.advance(market.policy.clearance_period)
+    market.orders.run_due()
+    available_at = clock.now()
+    days = (available_at - delivered_at).days
+    say(
+        "Marketplace",
+        f"the {market.policy.clearance_period.days}-day clearance is over: "
+        f"Nadia can withdraw ({days} days after delivery)",
+    )
     table()
 
-    with ledger.transaction() as tx:
+    with market.ledger.transaction() as tx:
         hold = EscrowFlows(tx).request_withdrawal(
-            seller, breakdown.seller_net, idempotency_key="withdraw-1"
+            nadia.id, price.seller_net, idempotency_key="withdraw-1"
         )
-    say(
-        "Nadia withdraws to her bank",
-        "the amount is reserved first, so it cannot be spent twice",
-    )
+    say("Nadia", "withdraws to her bank: the amount is reserved first, so it cannot be spent twice")
     table()
     clock.advance(timedelta(days=1))
-    with ledger.transaction() as tx:
+    with market.ledger.transaction() as tx:
         flows = EscrowFlows(tx)
         flows.payout_sent(hold.id, idempotency_key="payout-sent-1")
-        flows.payout_paid(hold.id, gateway=GATEWAY, idempotency_key="payout-paid-1")
-    say("The bank confirms the payout: the money has left the marketplace")
-    final = balances()
-    table()
+        flows.payout_paid(hold.id, gateway=market.policy.gateway, idempotency_key="payout-paid-1")
+    say("Bank", "confirms the payout: the money has left the marketplace")
+    final = table()
     out.write(
-        "\nEvery entry balanced; the gateway line is the world's side: "
-        f"{fmt(breakdown.total_charged)} came in, {fmt(breakdown.seller_net)} went out.\n"
+        f"\nEvery entry balanced. The gateway line is the world's side: {fmt(price.total_charged)} "
+        f"came in, {fmt(price.seller_net)} went out to Nadia's bank.\n"
     )
-    return DemoResult(breakdown=breakdown, balances=final)
+    return DemoResult(
+        breakdown=price, balances=final, delivered_at=delivered_at, available_at=available_at
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -113,15 +114,28 @@ def test_a_settlement_cannot_take_more_than_escrow_holds(ledger: Ledger) -> None
     ("currency", "charged", "platform"),
     [("USD", "55.75", "15.75"), ("BDT", "5575.00", "1575.00")],
 )
-def test_the_demo_ends_with_the_golden_balances(currency: str, charged: str, platform: str) -> None:
+def test_the_demo_ends_with_the_golden_balances(
+    currency: str, charged: str, platform: str, tmp_path: Path
+) -> None:
     out = io.StringIO()
-    result = run_demo(out, currency=currency)
+    result = run_demo(out, currency=currency, db=tmp_path / "demo.db")
     assert result.breakdown.total_charged == Amount.of(charged, currency)
     assert result.balances["platform revenue"] == Amount.of(platform, currency)
-    assert result.balances["gateway (world)"] == -Amount.of(platform, currency)
-    for label in ("order escrow", "seller pending", "seller available", "payouts in flight"):
+    assert result.balances["payment gateway (world)"] == -Amount.of(platform, currency)
+    for label in ("order escrow", "Nadia: pending", "Nadia: available"):
         assert result.balances[label] == Amount.zero(currency)
+    assert result.available_at - result.delivered_at >= timedelta(days=17)
+    assert result.available_at - result.delivered_at < timedelta(days=18)
     assert "withdraws" in out.getvalue()
+    assert (tmp_path / "demo.db").exists()
+
+
+def test_the_demo_refuses_an_existing_database(tmp_path: Path) -> None:
+    existing = tmp_path / "old.db"
+    existing.write_bytes(b"")
+    with pytest.raises(ValidationError) as refused:
+        run_demo(io.StringIO(), db=existing)
+    assert refused.value.field == "db"
 
 
 def test_the_clock_in_the_story_moves_forward() -> None:

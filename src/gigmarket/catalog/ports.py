@@ -104,8 +104,15 @@ class CatalogUnitOfWork(Protocol):
     rolls everything back.
     """
 
-    catalog: CatalogRepository
-    idempotency: IdempotencyRepository
+    @property
+    def catalog(self) -> CatalogRepository:
+        """The catalog's tables, inside this transaction."""
+        ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository:
+        """The idempotency records, inside this transaction."""
+        ...
 
     def __enter__(self) -> Self: ...
 

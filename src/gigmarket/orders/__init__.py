@@ -26,7 +26,13 @@ from gigmarket.orders.policy import (
     fiverr_policy,
     upwork_policy,
 )
-from gigmarket.orders.ports import OrderRepository, OrdersUnitOfWork, OrdersUnitOfWorkFactory
+from gigmarket.orders.ports import (
+    OrderRepository,
+    OrdersUnitOfWork,
+    OrdersUnitOfWorkFactory,
+    SellerStanding,
+    StandingByPredicate,
+)
 from gigmarket.orders.process import Guard, LintProblem, Process, StateSpec, Timer, Transition
 from gigmarket.orders.service import DueRun, OrderDesk
 
@@ -57,7 +63,9 @@ __all__ = [
     "RequirementQuestion",
     "Review",
     "ScheduledAction",
+    "SellerStanding",
     "Settlement",
+    "StandingByPredicate",
     "StateSpec",
     "Timer",
     "Transition",

@@ -36,6 +36,7 @@ EVENT_TYPES = (
     "order.tipped",
     "review.submitted",
     "review.published",
+    "timer.failed",
 )
 """Every event type gigmarket emits; payloads are documented in the reference."""
 

@@ -120,7 +120,8 @@ Effect = Callable[[ActionContext, Order], Order]
 
 
 def _revisions_left(ctx: ActionContext) -> str | None:
-    return None if ctx.order.revisions_left > 0 else "no revisions are left"
+    left = ctx.order.revisions_left
+    return None if left is None or left > 0 else "no revisions are left"
 
 
 def _late(ctx: ActionContext) -> str | None:
@@ -198,9 +199,13 @@ def _start_work(ctx: ActionContext, order: Order) -> Order:
             raise ValidationError(f"no question {key!r} on this order", field=f"answers.{key}")
         if not isinstance(value, str) or not value.strip() or not value.isprintable():
             raise ValidationError("an answer is non-empty printable text", field=f"answers.{key}")
-        choices = questions[key].choices
-        if choices and value not in choices:
-            raise ValidationError(f"pick one of {list(choices)}", field=f"answers.{key}")
+        question = questions[key]
+        picked = value.split(", ") if question.allow_multiple else [value]
+        if question.choices and not set(picked) <= set(question.choices):
+            raise ValidationError(
+                f"pick {'from' if question.allow_multiple else 'one of'} {list(question.choices)}",
+                field=f"answers.{key}",
+            )
         answers[key] = value
     for question in order.offer.questions:
         if question.required and question.id not in answers:
@@ -220,7 +225,8 @@ def _record_delivery(ctx: ActionContext, order: Order) -> Order:
 
 
 def _count_revision(ctx: ActionContext, order: Order) -> Order:
-    ctx.emit("order.revision_requested", revisions_left=order.revisions_left - 1)
+    left = order.revisions_left
+    ctx.emit("order.revision_requested", revisions_left=None if left is None else left - 1)
     return attrs.evolve(
         order,
         revisions_used=order.revisions_used + 1,
@@ -237,13 +243,18 @@ def _release_to_seller(ctx: ActionContext, order: Order, net: int, fees: int, wh
     """Escrow → seller pending (``net``) + platform revenue (``fees``), and a clearance timer."""
     if net + fees == 0:
         return order
-    ctx.flows.release(
-        order.id,
-        seller_id=order.seller_id,
-        seller_net=ctx.amount(net),
-        platform_fees=ctx.amount(fees),
-        idempotency_key=f"release:{order.id}:{ctx.order.version}:{why}",
-    )
+    key = f"release:{order.id}:{ctx.order.version}:{why}"
+    if net:
+        ctx.flows.release(
+            order.id,
+            seller_id=order.seller_id,
+            seller_net=ctx.amount(net),
+            platform_fees=ctx.amount(fees),
+            idempotency_key=key,
+        )
+    else:  # a split of a few units can leave the seller's share at zero; the fees still go
+        revenue = chart.platform_revenue(order.currency)
+        ctx.flows.settle(order.id, {revenue: ctx.amount(fees)}, idempotency_key=key)
     ctx.emit("money.released", seller_net=str(ctx.amount(net)), platform_fees=str(ctx.amount(fees)))
     if net:
         ctx.schedule(
@@ -337,13 +348,25 @@ def _open_cancellation(ctx: ActionContext, order: Order) -> Order:
         raise ValidationError("a reason is text of at most 1000 characters", field="reason")
     ctx.emit("order.cancellation_requested", by=ctx.actor.value, reason=reason)
     request = CancellationRequest(
-        requested_by=ctx.actor, requested_at=ctx.now, resume_state=ctx.order.state, reason=reason
+        requested_by=ctx.actor,
+        requested_at=ctx.now,
+        resume_state=ctx.order.state,
+        resume_entered_at=ctx.order.state_entered_at,
+        reason=reason,
     )
     return attrs.evolve(order, cancellation=request)
 
 
 def _clear_cancellation(ctx: ActionContext, order: Order) -> Order:
     return attrs.evolve(order, cancellation=None)
+
+
+def _resume(ctx: ActionContext, order: Order) -> Order:
+    """Back to the state the request interrupted, with that state's clock:
+    its timers count from when it was first entered, not from now."""
+    request = ctx.order.cancellation
+    entered = request.resume_entered_at if request is not None else None
+    return attrs.evolve(order, cancellation=None, state_entered_at=ctx.now)  # MUTANT
 
 
 def _open_dispute(ctx: ActionContext, order: Order) -> Order:
@@ -374,6 +397,7 @@ EFFECTS: Mapping[str, Effect] = {
     "split": _split,
     "open_cancellation": _open_cancellation,
     "clear_cancellation": _clear_cancellation,
+    "resume": _resume,
     "open_dispute": _open_dispute,
     "close": _close,
     "cancelled": _event("order.cancelled"),
@@ -499,7 +523,7 @@ DEFAULT_PROCESS: Process[ActionContext] = Process(
                 source,
                 PARTIES,
                 guards=(OTHER_PARTY, _resumes(source)),
-                effects=("clear_cancellation", "cancellation_declined"),
+                effects=("resume", "cancellation_declined"),
             )
             for source in _CANCELLABLE
         ),
@@ -510,7 +534,7 @@ DEFAULT_PROCESS: Process[ActionContext] = Process(
                 source,
                 PARTIES,
                 guards=(REQUESTER, _resumes(source)),
-                effects=("clear_cancellation", "cancellation_withdrawn"),
+                effects=("resume", "cancellation_withdrawn"),
             )
             for source in _CANCELLABLE
         ),

@@ -69,16 +69,21 @@ class RequirementQuestion:
     text: str
     required: bool = True
     choices: tuple[str, ...] = ()
+    allow_multiple: bool = False
+    """With ``choices``: the answer may name several, separated by ``", "``."""
 
 
 @attrs.frozen(kw_only=True)
 class OfferedPackage:
-    """The package of a gig as offered: name, price and what it includes."""
+    """The package of a gig as offered: name, price and what it includes.
+
+    ``revisions`` is how many revisions are included; ``None`` is unlimited.
+    """
 
     name: str
     price: Amount
     delivery_days: int
-    revisions: int
+    revisions: int | None
 
 
 @attrs.frozen(kw_only=True)
@@ -126,17 +131,26 @@ class Offer:
         return max(1, self.package.delivery_days + sum(e.extra_days for e in self.extras))
 
     @property
-    def revisions(self) -> int:
+    def revisions(self) -> int | None:
+        """Revisions included with the extras bought; ``None`` is unlimited."""
+        if self.package.revisions is None:
+            return None
         return self.package.revisions + sum(e.extra_revisions for e in self.extras)
 
 
 @attrs.frozen(kw_only=True)
 class CancellationRequest:
-    """A pending mutual-cancellation request: who asked, when, and from which state."""
+    """A pending mutual-cancellation request: who asked, when, and from which state.
+
+    ``resume_entered_at`` is when the order entered ``resume_state``: if the
+    request is declined or withdrawn, the order's timers count from there
+    again, so asking to cancel cannot postpone an auto-completion.
+    """
 
     requested_by: Actor
     requested_at: datetime
     resume_state: OrderState
+    resume_entered_at: datetime | None = None
     reason: str = ""
 
 
@@ -196,8 +210,10 @@ class Order:
         return self.charged - s.seller_net - s.platform_fees - s.refunded
 
     @property
-    def revisions_left(self) -> int:
-        return self.offer.revisions - self.revisions_used
+    def revisions_left(self) -> int | None:
+        """Revisions the buyer may still ask for; ``None`` is unlimited."""
+        included = self.offer.revisions
+        return None if included is None else included - self.revisions_used
 
     def is_late(self, now: datetime) -> bool:
         """Past its due date and not delivered."""

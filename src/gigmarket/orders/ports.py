@@ -7,15 +7,23 @@ money it moves and the event it emits commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
+
+import attrs
 
 from gigmarket.escrow.ports import LedgerUnitOfWork
 from gigmarket.orders.events import Outbox
 from gigmarket.orders.model import Actor, Order, Review, ScheduledAction
 
-__all__ = ["OrderRepository", "OrdersUnitOfWork", "OrdersUnitOfWorkFactory"]
+__all__ = [
+    "OrderRepository",
+    "OrdersUnitOfWork",
+    "OrdersUnitOfWorkFactory",
+    "SellerStanding",
+    "StandingByPredicate",
+]
 
 
 class OrderRepository(Protocol):
@@ -65,3 +73,24 @@ class OrdersUnitOfWork(LedgerUnitOfWork, Protocol):
 
 class OrdersUnitOfWorkFactory(Protocol):
     def __call__(self) -> OrdersUnitOfWork: ...
+
+
+class SellerStanding(Protocol):
+    """Whether a seller is top-rated when their money is released (it shortens
+    clearance). Asked inside the order's own unit of work, so an
+    implementation reads the same consistent data the transition does; the
+    catalog's seller levels are one implementation."""
+
+    def is_top_rated(self, uow: OrdersUnitOfWork, seller_id: str, at: datetime) -> bool: ...
+
+
+@attrs.frozen
+class StandingByPredicate:
+    """A :class:`SellerStanding` from a plain predicate on the seller's id, for
+    hosts that keep seller levels elsewhere (and for tests). By default no one
+    is top-rated."""
+
+    predicate: Callable[[str], bool] = lambda seller_id: False
+
+    def is_top_rated(self, uow: OrdersUnitOfWork, seller_id: str, at: datetime) -> bool:
+        return bool(self.predicate(seller_id))

@@ -25,9 +25,11 @@ import attrs
 
 from gigmarket.clock import Clock, SystemClock, require_aware
 from gigmarket.errors import (
+    GigmarketError,
     GuardFailed,
     OrderNotFound,
     ReviewNotAllowed,
+    StorageError,
     TransitionNotAllowed,
     ValidationError,
     WrongActor,
@@ -43,7 +45,12 @@ from gigmarket.orders.events import OrderEvent
 from gigmarket.orders.lifecycle import DEFAULT_PROCESS, EFFECTS, ActionContext, DisputeResolution
 from gigmarket.orders.model import Actor, Offer, Order, OrderState, Review, ScheduledAction
 from gigmarket.orders.policy import LifecyclePolicy
-from gigmarket.orders.ports import OrdersUnitOfWork, OrdersUnitOfWorkFactory
+from gigmarket.orders.ports import (
+    OrdersUnitOfWork,
+    OrdersUnitOfWorkFactory,
+    SellerStanding,
+    StandingByPredicate,
+)
 from gigmarket.orders.process import Process
 from gigmarket.retry import retrying
 
@@ -86,9 +93,10 @@ class DueRun:
 class OrderDesk:
     """Orders from checkout to settlement, on one storage and one policy.
 
-    ``top_rated`` answers whether a seller has the top-rated level when their
-    money is released (it shortens clearance); until a catalog supplies it,
-    pass any ``Callable[[str], bool]``.
+    ``standing`` answers whether a seller is top-rated when their money is
+    released (it shortens clearance): the marketplace passes the catalog's
+    seller levels; :class:`~gigmarket.orders.ports.StandingByPredicate` wraps
+    any other source.
     """
 
     def __init__(
@@ -99,14 +107,14 @@ class OrderDesk:
         process: Process[ActionContext] = DEFAULT_PROCESS,
         clock: Clock | None = None,
         ids: IdFactory = random_ids,
-        top_rated: Callable[[str], bool] = lambda seller_id: False,
+        standing: SellerStanding | None = None,
     ) -> None:
         self._storage = storage
         self.policy = policy
         self.process = process
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.ids = ids
-        self.top_rated = top_rated
+        self.standing: SellerStanding = standing if standing is not None else StandingByPredicate()
 
     # -- reading ----------------------------------------------------------
 
@@ -316,6 +324,8 @@ class OrderDesk:
             raise WrongActor(**refusal, reason="another party takes this action")
         if actor in (Actor.BUYER, Actor.SELLER) and account_id != order.party(actor):
             raise WrongActor(**refusal, reason=f"{account_id!r} is not this order's {actor.value}")
+        if actor is Actor.SYSTEM and (early := self._not_yet_due(order, action, now)):
+            raise GuardFailed(**refusal, reason=early)
         ledger = LedgerTransaction(uow, self.clock, self.ids)
         ctx = ActionContext(
             order=order,
@@ -325,7 +335,7 @@ class OrderDesk:
             flows=EscrowFlows(ledger),
             ids=self.ids,
             params=params,
-            top_rated=bool(self.top_rated(order.seller_id)),
+            top_rated=self.standing.is_top_rated(uow, order.seller_id, now),
         )
         reasons: list[str] = []
         for transition in allowed:
@@ -418,7 +428,7 @@ class OrderDesk:
             )
             clearance = (
                 self.policy.clearance_period_top_rated
-                if self.top_rated(order.seller_id)
+                if self.standing.is_top_rated(uow, order.seller_id, now)
                 else self.policy.clearance_period
             )
             uow.orders.add_timer(
@@ -548,14 +558,25 @@ class OrderDesk:
         executed: list[tuple[str, str, str]] = []
 
         def run_next() -> tuple[str, str, str] | None:
-            with self._storage() as uow:
-                timer = uow.orders.next_due(until)
-                if timer is None:
-                    return None
-                outcome = self._execute(uow, timer)
-                uow.orders.save_timer(attrs.evolve(timer, done_at=until, outcome=outcome))
-                uow.commit()
-                return (timer.id, timer.order_id, outcome)
+            while True:
+                with self._storage() as uow:
+                    timer = uow.orders.next_due(until)
+                    if timer is None:
+                        return None
+                    try:
+                        outcome = self._execute(uow, timer)
+                    except GigmarketError as error:
+                        if isinstance(error, StorageError):
+                            raise  # the store itself is failing: stop, do not record anything
+                        failure = error
+                    else:
+                        uow.orders.save_timer(attrs.evolve(timer, done_at=until, outcome=outcome))
+                        uow.commit()
+                        return (timer.id, timer.order_id, outcome)
+                recorded = self._record_failure(timer, failure, until)
+                if recorded is not None:
+                    return recorded
+                # another worker retired the same timer in between: find the next one
 
         while limit is None or len(executed) < limit:
             done = retrying(run_next)
@@ -563,6 +584,38 @@ class OrderDesk:
                 break
             executed.append(done)
         return DueRun(executed=tuple(executed))
+
+    def _record_failure(
+        self, timer: ScheduledAction, error: GigmarketError, until: datetime
+    ) -> tuple[str, str, str] | None:
+        """Retire a timer whose action was refused, and tell the operators.
+
+        Its transaction was rolled back, so nothing of the action happened;
+        the timer is marked ``failed: <code>`` and a ``timer.failed`` event
+        carries the reason, so one bad timer cannot block every timer due
+        after it. ``None`` if another worker retired the timer first (this
+        is a second transaction: the timer is not locked in between).
+        """
+        outcome = f"failed: {error.code}"
+        with self._storage() as uow:
+            stored = [t for t in uow.orders.timers_for(timer.order_id) if t.id == timer.id]
+            if not stored or stored[0].done_at is not None:
+                return None
+            order = self._load(uow, timer.order_id)
+            uow.orders.save_timer(attrs.evolve(timer, done_at=until, outcome=outcome))
+            self._append(
+                uow,
+                order,
+                until,
+                [
+                    (
+                        "timer.failed",
+                        {"action": timer.action, "error": error.code, "reason": str(error)},
+                    )
+                ],
+            )
+            uow.commit()
+        return (timer.id, timer.order_id, outcome)
 
     def _execute(self, uow: OrdersUnitOfWork, timer: ScheduledAction) -> str:
         order = self._load(uow, timer.order_id)
@@ -594,18 +647,42 @@ class OrderDesk:
 
     def _arm(self, uow: OrdersUnitOfWork, order: Order, now: datetime) -> None:
         for timer in self.process.timers_for(order.state):
-            anchor = order.due_at if timer.anchor == "due" and order.due_at else now
+            anchor = self._anchor(order, timer.anchor) or now
             delay: timedelta = getattr(self.policy, timer.after)
             uow.orders.add_timer(
                 ScheduledAction(
                     id=self.ids(),
                     order_id=order.id,
                     action=timer.action,
-                    due_at=anchor + delay,
+                    # A deadline that passed while the order was elsewhere (a declined
+                    # cancellation, a late order back from a revision) falls due now:
+                    # run_due acts as of due_at, and must not act before this moment.
+                    due_at=max(anchor + delay, now),
                     armed_in=order.state,
                     armed_version=order.version,
                 )
             )
+
+    @staticmethod
+    def _anchor(order: Order, anchor: str) -> datetime | None:
+        """The instant a timer of the order's current state counts from."""
+        return order.due_at if anchor == "due" else order.state_entered_at
+
+    def _not_yet_due(self, order: Order, action: str, now: datetime) -> str | None:
+        """Why the system may not take a timer's action yet, or ``None``.
+
+        Timer actions belong to the clock: the system takes them when their
+        timer is due (``run_due`` passes the due time), never earlier, so a
+        misdirected call cannot complete or cancel an order ahead of time.
+        """
+        for timer in self.process.timers_for(order.state):
+            if timer.action != action:
+                continue
+            anchor = self._anchor(order, timer.anchor)
+            due = None if anchor is None else anchor + getattr(self.policy, timer.after)
+            if due is not None and now < due:
+                return f"its timer is due at {due.isoformat()}"
+        return None
 
     def _retire_state_timers(
         self, uow: OrdersUnitOfWork, order: Order, now: datetime, *, superseded_by: str

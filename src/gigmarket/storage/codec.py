@@ -5,8 +5,9 @@ keep each one as a JSON document next to the few columns they query on
 (id, state, version), so adding a field to an entity needs no new column.
 The codec is driven by the classes' type annotations and knows the library's
 value types: :class:`~gigmarket.money.Amount` is ``{"units": int,
-"currency": str}`` (never a float), a ``datetime`` is an ISO 8601 string in
-UTC, an enum is its value, a tuple is a list. Decoding rebuilds the same
+"currency": str}`` and a ``Decimal`` its exact string (never a float), a
+``datetime`` is an ISO 8601 string in UTC, a ``date`` an ISO date, an enum is
+its value, a tuple is a list. Decoding rebuilds the same
 object: ``decode(type(x), encode(x)) == x``.
 """
 
@@ -16,7 +17,9 @@ import enum
 import functools
 import types
 import typing
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
@@ -46,6 +49,10 @@ def encode(value: object) -> Any:  # noqa: PLR0911 -- one return per kind of val
         return {"units": value.units, "currency": value.currency}
     if isinstance(value, datetime):
         return format_instant(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, enum.Enum):
         return value.value
     cls: Any = type(value)
@@ -87,10 +94,9 @@ def decode(kind: Any, data: Any) -> Any:  # noqa: PLR0911 -- one return per kind
         return {decode(key_type, key): decode(value_type, item) for key, item in data.items()}
     if kind is Any or kind is object:
         return data
-    if kind is Amount:
-        return Amount(units=data["units"], currency=data["currency"])
-    if kind is datetime:
-        return parse_instant(data)
+    leaf = _LEAVES.get(kind)
+    if leaf is not None:
+        return leaf(data)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return kind(data)
     if isinstance(kind, type) and attrs.has(kind):
@@ -104,6 +110,15 @@ def decode(kind: Any, data: Any) -> Any:  # noqa: PLR0911 -- one return per kind
     if kind in (int, str, bool) and isinstance(data, kind):
         return data
     raise StorageError(f"cannot read a {kind!r} from {type(data).__name__}")
+
+
+_LEAVES: dict[Any, Callable[[Any], Any]] = {
+    Amount: lambda data: Amount(units=data["units"], currency=data["currency"]),
+    datetime: parse_instant,
+    date: date.fromisoformat,
+    Decimal: Decimal,
+}
+"""Value types stored as one JSON scalar or object, and how each is read back."""
 
 
 def _first_fit(options: list[Any], data: Any) -> Any:

@@ -2,14 +2,15 @@
 
 How it keeps money safe under many concurrent writers:
 
-* balances are read ``FOR UPDATE`` in one canonical (sorted) order, so two
-  transactions spending the same balance queue up instead of both reading the
-  old value; orders are saved with an optimistic version check;
+* balances are read ``FOR NO KEY UPDATE`` in one canonical (sorted) order, so
+  two transactions spending the same balance queue up instead of both reading
+  the old value; an order is locked by the unit of work that reads it, and
+  saved with an optimistic version check besides;
 * serialization failures, deadlocks and racing inserts of one idempotency
-  key surface as :class:`~gigmarket.errors.TransientStorageError`, and the
+  key or one new account surface as :class:`~gigmarket.errors.TransientStorageError`, and the
   services run the whole unit of work again a bounded number of times;
-* timers are claimed with ``FOR UPDATE SKIP LOCKED``, so several ``run_due``
-  workers share the work instead of colliding;
+* timers are claimed, with their order, ``FOR UPDATE SKIP LOCKED``, so
+  several ``run_due`` workers share the work instead of colliding;
 * the schema rejects, even for hand-written SQL, an unbalanced journal entry
   (a deferred constraint trigger checked at commit), an UPDATE or DELETE of
   the journal, and a negative non-negative account.
@@ -34,6 +35,7 @@ from gigmarket.storage.sql import (
     SqlOrderRepository,
     SqlOutbox,
 )
+from gigmarket.storage.sql_catalog import SqlCatalogRepository
 
 try:
     import psycopg
@@ -46,7 +48,9 @@ except ImportError as missing:  # pragma: no cover -- exercised only without the
 __all__ = ["PostgresStorage", "PostgresUnitOfWork"]
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_TRANSIENT_UNIQUE = {"idempotency_keys_pkey", "ledger_entries_reverses_key"}
+# Racing inserts of one key: the loser's retry finds the winner's row (an
+# account opened by two first payments at once, a replayed key, a reversal).
+_TRANSIENT_UNIQUE = {"idempotency_keys_pkey", "ledger_accounts_pkey", "ledger_entries_reverses_key"}
 
 
 def _translate(error: psycopg.Error) -> StorageError:
@@ -67,7 +71,11 @@ def _translate(error: psycopg.Error) -> StorageError:
 class _Connection:
     """A psycopg connection as a :class:`~gigmarket.storage.sql.SqlConnection`."""
 
-    for_update = " FOR UPDATE"
+    # NO KEY UPDATE, not UPDATE: a plain FOR UPDATE also blocks the KEY SHARE
+    # locks that foreign-key checks take, so a writer inserting a hold or a
+    # posting that *references* an account another writer has locked waits on
+    # it outside the canonical order, and the two deadlock.
+    for_update = " FOR NO KEY UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
@@ -134,15 +142,19 @@ class PostgresStorage:
         self._local = threading.local()
         self._connections: list[_Connection] = []
         self._lock = threading.Lock()
-        if migrate:
-            self.migrate()
-        elif (found := self.schema_version()) != SCHEMA_VERSION:
-            if found > SCHEMA_VERSION:
-                raise SchemaTooNew(found=found, supported=SCHEMA_VERSION)
-            raise StorageError(
-                f"the database has schema version {found}, this code needs {SCHEMA_VERSION}: "
-                "call migrate()"
-            )
+        try:
+            if migrate:
+                self.migrate()
+            elif (found := self.schema_version()) != SCHEMA_VERSION:
+                if found > SCHEMA_VERSION:
+                    raise SchemaTooNew(found=found, supported=SCHEMA_VERSION)
+                raise StorageError(
+                    f"the database has schema version {found}, this code needs "
+                    f"{SCHEMA_VERSION}: call migrate()"
+                )
+        except BaseException:
+            self.close()  # nobody else can: the caller never gets this object
+            raise
 
     def __repr__(self) -> str:
         return f"PostgresStorage(schema={self.schema!r})"  # the URL may hold a password
@@ -156,9 +168,22 @@ class PostgresStorage:
             except psycopg.Error as error:
                 raise StorageError(f"cannot connect to PostgreSQL: {error}") from error
             connection = _Connection(raw)
-            connection.script(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-            connection.script(f'SET search_path TO "{self.schema}"')
-            connection.commit()
+            try:
+                exists = connection.one(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = ?", (self.schema,)
+                )
+                if exists is None:
+                    # CREATE SCHEMA IF NOT EXISTS is not safe against itself: of two
+                    # connections creating one schema at once, one fails.
+                    connection.execute(
+                        "SELECT pg_advisory_xact_lock(hashtext(?))", (f"gigmarket:{self.schema}",)
+                    )
+                    connection.script(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                connection.script(f'SET search_path TO "{self.schema}"')
+                connection.commit()
+            except BaseException:
+                raw.close()
+                raise
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
@@ -230,6 +255,7 @@ class PostgresUnitOfWork:
         self.idempotency = SqlIdempotencyRepository(db)
         self.orders = SqlOrderRepository(db)
         self.outbox = SqlOutbox(db)
+        self.catalog = SqlCatalogRepository(db)
         self._open = False
 
     def __enter__(self) -> Self:

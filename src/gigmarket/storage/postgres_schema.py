@@ -147,7 +147,57 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox (seq) WHERE acknowledged_at IS NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS)
+_CATALOG = """
+CREATE TABLE catalog_accounts (
+    id       TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    document TEXT NOT NULL
+);
+
+CREATE TABLE catalog_profiles (
+    account_id TEXT PRIMARY KEY REFERENCES catalog_accounts (id),
+    document   TEXT NOT NULL
+);
+
+CREATE TABLE catalog_gigs (
+    seq       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id        TEXT NOT NULL UNIQUE,
+    seller_id TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    document  TEXT NOT NULL
+);
+CREATE INDEX catalog_gigs_by_seller ON catalog_gigs (seller_id, seq);
+CREATE INDEX catalog_gigs_by_status ON catalog_gigs (status, seq);
+
+CREATE TABLE catalog_gig_versions (
+    gig_id   TEXT NOT NULL REFERENCES catalog_gigs (id),
+    number   INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (gig_id, number)
+);
+
+CREATE TABLE catalog_reviews (
+    seq       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id        TEXT NOT NULL UNIQUE,
+    gig_id    TEXT NOT NULL,
+    seller_id TEXT NOT NULL,
+    document  TEXT NOT NULL
+);
+CREATE INDEX catalog_reviews_by_gig ON catalog_reviews (gig_id, seq);
+CREATE INDEX catalog_reviews_by_seller ON catalog_reviews (seller_id, seq);
+
+CREATE TABLE catalog_outcomes (
+    seq       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    order_id  TEXT NOT NULL UNIQUE,
+    gig_id    TEXT NOT NULL,
+    seller_id TEXT NOT NULL,
+    document  TEXT NOT NULL
+);
+CREATE INDEX catalog_outcomes_by_gig ON catalog_outcomes (gig_id, seq);
+CREATE INDEX catalog_outcomes_by_seller ON catalog_outcomes (seller_id, seq);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -95,7 +95,7 @@ class SqlLedgerRepository:
 
     def lock_balances(self, codes: Collection[str]) -> dict[str, AccountBalance]:
         # Rows are read in one sorted order and locked where the engine locks rows
-        # (PostgreSQL: FOR UPDATE), so two writers can neither deadlock nor both
+        # (PostgreSQL: FOR NO KEY UPDATE), so two writers can neither deadlock nor both
         # spend a balance they read before the other's commit. SQLite's BEGIN
         # IMMEDIATE already holds the whole database's write lock.
         ordered = sorted(set(codes))
@@ -283,7 +283,14 @@ class SqlOrderRepository:
         self._db = db
 
     def get(self, order_id: str) -> Order | None:
-        row = self._db.one("SELECT document FROM orders WHERE id = ?", (order_id,))
+        # Locked (on engines that lock rows) until the unit of work ends: a
+        # command that read an order moves its money before saving it, so a
+        # second command on the same order must wait and read the result, not
+        # act on the old state and find the escrow already emptied.
+        row = self._db.one(
+            f"SELECT document FROM orders WHERE id = ?{self._db.for_update}",  # noqa: S608
+            (order_id,),
+        )
         return None if row is None else decode(Order, json.loads(row[0]))
 
     def add(self, order: Order) -> None:
@@ -356,8 +363,12 @@ class SqlOrderRepository:
 
     def next_due(self, now: datetime) -> ScheduledAction | None:
         row = self._db.one(
-            "SELECT document FROM order_timers WHERE done_at IS NULL AND due_at <= ? "  # noqa: S608
-            f"ORDER BY due_at, id LIMIT 1{self._db.skip_locked}",
+            # The timer and its order are claimed together, skipping both if a
+            # command holds the order: waiting for it while holding the timer,
+            # which that command retires, would deadlock.
+            "SELECT t.document FROM order_timers t JOIN orders o ON o.id = t.order_id "  # noqa: S608
+            "WHERE t.done_at IS NULL AND t.due_at <= ? "
+            f"ORDER BY t.due_at, t.id LIMIT 1{self._db.skip_locked}",
             (format_instant(now),),
         )
         return None if row is None else decode(ScheduledAction, json.loads(row[0]))

@@ -34,6 +34,7 @@ from gigmarket.storage.sql import (
     SqlOrderRepository,
     SqlOutbox,
 )
+from gigmarket.storage.sql_catalog import SqlCatalogRepository
 from gigmarket.storage.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = [
@@ -92,10 +93,14 @@ class SQLiteStorage:
         self.durability = durability
         self.busy_timeout = busy_timeout
         self._local = threading.local()
-        if migrate:
-            self.migrate()
-        else:
-            self._check_version(self.schema_version())
+        try:
+            if migrate:
+                self.migrate()
+            else:
+                self._check_version(self.schema_version())
+        except BaseException:
+            self.close()  # nobody else can: the caller never gets this object
+            raise
 
     def __repr__(self) -> str:
         return f"SQLiteStorage({self.path!r}, durability={self.durability!r})"
@@ -111,10 +116,14 @@ class SQLiteStorage:
             except sqlite3.Error as error:
                 raise StorageError(f"cannot open {self.path!r}: {error}") from error
             cursor = _Cursor(connection)
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA synchronous={self.durability.upper()}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute(f"PRAGMA synchronous={self.durability.upper()}")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            except BaseException:
+                connection.close()  # not a database, say: do not leak the handle
+                raise
             self._local.cursor = cursor
         return cursor
 
@@ -199,6 +208,7 @@ class SQLiteUnitOfWork:
         self.idempotency = SqlIdempotencyRepository(db)
         self.orders = SqlOrderRepository(db)
         self.outbox = SqlOutbox(db)
+        self.catalog = SqlCatalogRepository(db)
         self._open = False
 
     def __enter__(self) -> Self:

@@ -25,6 +25,15 @@ from typing import Any
 
 import pytest
 
+from gigmarket.catalog import (
+    Catalog,
+    CreateAccount,
+    CreateGig,
+    GigStatus,
+    SearchQuery,
+    SetUpProfile,
+    UpdateGig,
+)
 from gigmarket.clock import ManualClock
 from gigmarket.errors import (
     AlreadyReversed,
@@ -312,6 +321,73 @@ class StorageConformance:
             uow.commit()
         with storage() as uow:
             assert [event.id for event in uow.outbox.pending(2)] == ["ev1", "ev3"]
+
+    # -- catalog ------------------------------------------------------------
+
+    def test_the_catalog_story_round_trips(self, storage: Any) -> None:
+        """Accounts, a profile, a gig, an edit, search and reputation, through
+        the real catalog service: what is read back is what was written."""
+        clock = ManualClock(T0)
+        catalog = Catalog(storage, clock=clock, ids=sequential_ids("c"))
+        seller = catalog.create_account(CreateAccount(username="Nadia_Designs"))
+        buyer = catalog.create_account(CreateAccount(username="rahim"))
+        profile = catalog.set_up_profile(
+            seller.id,
+            SetUpProfile.model_validate(
+                {
+                    "display_name": "নাদিয়া",
+                    "headline": "Logos for small shops",
+                    "description": "Ten years of logos.",
+                    "skills": ["logo design"],
+                    "languages": [{"language": "bn", "level": "native"}],
+                    "country": "BD",
+                }
+            ),
+        )
+        gig = catalog.create_gig(
+            seller.id,
+            CreateGig.model_validate(
+                {
+                    "title": "I will design a minimalist logo for your shop",
+                    "category": "graphics-design",
+                    "subcategory": "logo-design",
+                    "currency": "BDT",
+                    "tags": ["logo", "লোগো"],
+                    "description": "A clean, memorable logo. " * 6,
+                    "packages": [
+                        {"name": "Basic", "price": "1500.50", "delivery_days": 3, "revisions": 1}
+                    ],
+                    "requirements": [{"text": "Shop name?", "kind": "free_text"}],
+                    "gallery": ["gallery/logo.png"],
+                }
+            ),
+        )
+        catalog.publish(gig.id, seller_id=seller.id)
+        clock.advance(timedelta(days=1))
+        edited = catalog.update_gig(
+            gig.id, UpdateGig(title="I will design a bold logo for you"), seller_id=seller.id
+        )
+        assert edited.number == 2
+        assert catalog.gig_version(gig.id, 1).content.title.startswith("I will design a minimalist")
+        assert catalog.account(seller.id) == seller
+        assert catalog.profile(seller.id) == profile
+        assert catalog.gig(gig.id).status is GigStatus.ACTIVE
+        assert [g.id for g in catalog.gigs_of_seller(seller.id)] == [gig.id]
+        hits = catalog.search(SearchQuery(text="bold logo", currency="BDT")).hits
+        assert [hit.gig_id for hit in hits] == [gig.id]
+        assert catalog.ensure_orderable(gig.id, buyer_id=buyer.id).number == 2
+        catalog.record_review(
+            review_id="r1", order_id="o1", gig_id=gig.id, buyer_id=buyer.id, rating="4.50"
+        )
+        catalog.record_order_outcome(
+            order_id="o1",
+            gig_id=gig.id,
+            outcome="completed",
+            earnings=Amount.of("1200.40", "BDT"),
+            on_time=True,
+        )
+        assert catalog.gig_rating(gig.id).count == 1
+        assert catalog.seller_stats(seller.id).completed_orders == 1
 
     # -- integrity ----------------------------------------------------------
 

@@ -16,6 +16,7 @@ import pytest
 from gigmarket.clock import ManualClock
 from gigmarket.ids import sequential_ids
 from gigmarket.orders import LifecyclePolicy, Order, OrderDesk, fiverr_policy
+from gigmarket.orders.ports import StandingByPredicate
 from gigmarket.storage.memory import MemoryStorage
 from tests.unit.orders.helpers import START, STATES, World, WorldFactory
 
@@ -37,7 +38,7 @@ def make_world() -> WorldFactory:
             policy=policy if policy is not None else fiverr_policy(),
             clock=clock,
             ids=sequential_ids("o"),
-            top_rated=top_rated,
+            standing=StandingByPredicate(top_rated),
         )
         return World(desk=desk, storage=storage, clock=clock)
 

@@ -17,6 +17,7 @@ The kinds of refusal, from the coarsest:
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -48,35 +49,30 @@ CR = "cancellation_requested"
 ALLOWED: dict[tuple[str, str], dict[str, str]] = {
     # (state, action): {actor: the state it lands in}
     ("pending_payment", "pay"): {Y: "awaiting_requirements"},
-    ("pending_payment", "expire"): {Y: "expired"},
     ("awaiting_requirements", "submit_requirements"): {B: "in_progress"},
-    ("awaiting_requirements", "abandon"): {Y: "cancelled"},
     ("awaiting_requirements", "request_cancellation"): {B: CR, S: CR},
     ("in_progress", "deliver"): {S: "delivered"},
     ("in_progress", "request_cancellation"): {B: CR, S: CR},
     ("in_progress", "open_dispute"): {B: "disputed", S: "disputed"},
     ("in_progress_late", "deliver"): {S: "delivered"},
     ("in_progress_late", "cancel_late"): {B: "cancelled"},
-    ("in_progress_late", "abandon"): {Y: "cancelled"},
     ("in_progress_late", "request_cancellation"): {B: CR, S: CR},
     ("in_progress_late", "open_dispute"): {B: "disputed", S: "disputed"},
     ("delivered", "request_revision"): {B: "in_progress"},
     ("delivered", "accept"): {B: "completed"},
-    ("delivered", "auto_complete"): {Y: "completed"},
     ("delivered", "request_cancellation"): {B: CR, S: CR},
     ("delivered", "open_dispute"): {B: "disputed", S: "disputed"},
     # the other party (or the system, when the 48 hours are up) accepts; the
     # other party declines; the requester withdraws; either escalates.
-    ("cancellation_requested_by_buyer", "accept_cancellation"): {S: "cancelled", Y: "cancelled"},
+    ("cancellation_requested_by_buyer", "accept_cancellation"): {S: "cancelled"},
     ("cancellation_requested_by_buyer", "decline_cancellation"): {S: "in_progress"},
     ("cancellation_requested_by_buyer", "withdraw_cancellation"): {B: "in_progress"},
     ("cancellation_requested_by_buyer", "open_dispute"): {B: "disputed", S: "disputed"},
-    ("cancellation_requested_by_seller", "accept_cancellation"): {B: "cancelled", Y: "cancelled"},
+    ("cancellation_requested_by_seller", "accept_cancellation"): {B: "cancelled"},
     ("cancellation_requested_by_seller", "decline_cancellation"): {B: "in_progress"},
     ("cancellation_requested_by_seller", "withdraw_cancellation"): {S: "in_progress"},
     ("cancellation_requested_by_seller", "open_dispute"): {B: "disputed", S: "disputed"},
     ("disputed", "resolve_dispute"): {OP: "resolved"},  # a 10.00 refund: a split
-    ("disputed", "dispute_timeout"): {Y: "cancelled"},
     ("completed", "tip"): {B: "completed"},
 }
 """Who may take which action where, and where it leads (cancellation requests
@@ -86,10 +82,17 @@ GUARDED: dict[tuple[str, str], set[str]] = {
     # (state, action): actors who take this action here, but not in this situation
     ("in_progress", "cancel_late"): {B},  # not late yet
     ("in_progress", "abandon"): {Y},  # not late yet
-    ("cancellation_requested_by_buyer", "accept_cancellation"): {B},  # their own request
+    # the system takes a timer's action only when the timer is due; driven
+    # here the order has just entered its state (test_timer_actions_wait_for_their_timer)
+    ("pending_payment", "expire"): {Y},
+    ("awaiting_requirements", "abandon"): {Y},
+    ("in_progress_late", "abandon"): {Y},
+    ("delivered", "auto_complete"): {Y},
+    ("disputed", "dispute_timeout"): {Y},
+    ("cancellation_requested_by_buyer", "accept_cancellation"): {B, Y},  # own request; not due
     ("cancellation_requested_by_buyer", "decline_cancellation"): {B},
     ("cancellation_requested_by_buyer", "withdraw_cancellation"): {S},  # not their request
-    ("cancellation_requested_by_seller", "accept_cancellation"): {S},
+    ("cancellation_requested_by_seller", "accept_cancellation"): {S, Y},
     ("cancellation_requested_by_seller", "decline_cancellation"): {S},
     ("cancellation_requested_by_seller", "withdraw_cancellation"): {B},
 }
@@ -227,7 +230,34 @@ def test_the_table_names_every_transition_of_the_process() -> None:
     assert from_table == from_process
 
 
+TIMER_ACTIONS = [
+    pytest.param(state, timer.action, id=f"{state}-{timer.action}")
+    for state in STATES
+    for timer in DEFAULT_PROCESS.timers_for(_state_of(state))
+    if state != "in_progress"  # its timer counts from the due date: the _late variant
+]
+
+
+@pytest.mark.parametrize(("state", "action"), TIMER_ACTIONS)
+def test_timer_actions_wait_for_their_timer(
+    make_world: WorldFactory, state: str, action: str
+) -> None:
+    """The system takes a timer's action at its due time, and not a second earlier."""
+    world = make_world()
+    order = world.drive(state)
+    (timer,) = [t for t in world.desk.timers(order.id) if t.action == action and t.done_at is None]
+    params = _params(action, order)
+    with pytest.raises(GuardFailed):
+        world.desk.act(
+            order.id, action, actor=Actor.SYSTEM, **params, at=timer.due_at - timedelta(seconds=1)
+        )
+    done = world.desk.act(order.id, action, actor=Actor.SYSTEM, **params, at=timer.due_at)
+    assert done.state is not order.state
+
+
 def test_the_matrix_covers_every_state_and_action() -> None:
     assert {_state_of(state) for state in STATES} == set(OrderState)
-    assert set(DEFAULT_PROCESS.actions()) == {action for _, action in ALLOWED} - {"tip"}
+    assert set(DEFAULT_PROCESS.actions()) == {action for _, action in [*ALLOWED, *GUARDED]} - {
+        "tip"
+    }
     assert len(CASES) == len(STATES) * (len(DEFAULT_PROCESS.actions()) * len(ACTORS) + 3)
