@@ -12,13 +12,13 @@ repository keeps. Sequences come back oldest first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from gigmarket.catalog.accounts import SellerProfile, UserAccount
 from gigmarket.catalog.gigs import Gig, GigStatus, GigVersion
 from gigmarket.catalog.reputation import OrderOutcome, Review
 from gigmarket.idempotency import IdempotencyRepository
+from gigmarket.unit_of_work import UnitOfWork
 
 __all__ = ["CatalogRepository", "CatalogUnitOfWork", "CatalogUnitOfWorkFactory"]
 
@@ -97,7 +97,7 @@ class CatalogRepository(Protocol):
     def outcomes_for_seller(self, seller_id: str) -> Sequence[OrderOutcome]: ...
 
 
-class CatalogUnitOfWork(Protocol):
+class CatalogUnitOfWork(UnitOfWork, Protocol):
     """One atomic transaction over the catalog's repositories.
 
     Leaving the ``with`` block without ``commit()`` (or by an exception)
@@ -113,19 +113,6 @@ class CatalogUnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyRepository:
         """The idempotency records, inside this transaction."""
         ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def commit(self) -> None: ...
-
-    def rollback(self) -> None: ...
 
 
 class CatalogUnitOfWorkFactory(Protocol):

@@ -9,11 +9,11 @@ is one atomic transaction: everything written through it becomes visible on
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from gigmarket.escrow.model import AccountBalance, Hold, JournalEntry, LedgerAccount
 from gigmarket.idempotency import IdempotencyRepository
+from gigmarket.unit_of_work import UnitOfWork
 
 __all__ = ["LedgerRepository", "LedgerUnitOfWork", "UnitOfWorkFactory"]
 
@@ -77,7 +77,7 @@ class LedgerRepository(Protocol):
         ...
 
 
-class LedgerUnitOfWork(Protocol):
+class LedgerUnitOfWork(UnitOfWork, Protocol):
     """One atomic transaction over the ledger's repositories.
 
     Leaving the ``with`` block without ``commit()`` (or by an exception)
@@ -93,19 +93,6 @@ class LedgerUnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyRepository:
         """The idempotency records, inside this transaction."""
         ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def commit(self) -> None: ...
-
-    def rollback(self) -> None: ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -366,7 +366,7 @@ def _resume(ctx: ActionContext, order: Order) -> Order:
     its timers count from when it was first entered, not from now."""
     request = ctx.order.cancellation
     entered = request.resume_entered_at if request is not None else None
-    return attrs.evolve(order, cancellation=None, state_entered_at=ctx.now)  # MUTANT
+    return attrs.evolve(order, cancellation=None, state_entered_at=entered or ctx.now)
 
 
 def _open_dispute(ctx: ActionContext, order: Order) -> Order:
