@@ -1,31 +1,148 @@
-"""The ``gigmarket`` command line.
+"""The ``gigmarket`` command line (also ``python -m gigmarket``).
 
 Every failure is one clear line on standard error and a non-zero exit
 status: a traceback is for the library's authors, not for its operators.
+The commands are thin: the work is done by :mod:`gigmarket.operations` and
+:mod:`gigmarket.store_audit`, which a host can call directly.
+
+Exit status: 0 done; 1 ``audit`` found violations; 2 bad input or any
+other error; 130 interrupted; 141 the reader of the output went away.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from gigmarket.demo import run_demo
-from gigmarket.errors import GigmarketError
+from gigmarket.errors import GigmarketError, ValidationError
+from gigmarket.operations import (
+    POLICIES,
+    StoreLocation,
+    migrate_store,
+    open_store,
+    parse_instant,
+    parse_location,
+    run_due,
+)
+from gigmarket.orders import DEFAULT_PROCESS
+from gigmarket.store_audit import PROGRESS_EVERY, audit_store
 
-__all__ = ["main"]
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_VIOLATIONS", "main"]
+
+EXIT_OK = 0
+EXIT_VIOLATIONS = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+DB_VARIABLE = "GIGMARKET_DB"
+RUN_DUE_BATCH = 100
+"""Timers between two progress lines of ``run-due``."""
+AUDIT_PROGRESS_EVERY = PROGRESS_EVERY
+
+_STORE_HELP = """\
+The store is named by --db or, without it, by the GIGMARKET_DB variable:
+  sqlite:///relative/path.db, sqlite:////absolute/path.db or a plain file path;
+  postgresql://user@host:5432/dbname[?schema=NAME] (or --schema NAME).
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"gigmarket: error: {message} (see '{self.prog} --help')\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gigmarket",
         description="The money-touching core of a freelance services marketplace.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit status: 0 done, 1 audit found violations, 2 bad input or any error,\n"
+        "130 interrupted. Run 'gigmarket COMMAND --help' for a command's options.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser(
+    store = _Parser(add_help=False)
+    store.add_argument("--db", metavar="URL", help=f"the store (default: ${DB_VARIABLE})")
+    store.add_argument("--schema", metavar="NAME", help="PostgreSQL schema (default: public)")
+    reporting = _Parser(add_help=False)
+    reporting.add_argument(
+        "--no-progress", action="store_true", help="no progress lines on standard error"
+    )
+    reporting.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only problems (nothing when all is well); implies --no-progress",
+    )
+
+    def command(name: str, summary: str, description: str, *parents: Any) -> Any:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=description,
+            parents=list(parents),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=_STORE_HELP if store in parents else None,
+        )
+
+    audit = command(
+        "audit",
+        "check every ledger and order invariant of a store",
+        "Check every invariant of the ledger and the orders of a SQLite or PostgreSQL\n"
+        "store, in one read-only snapshot: one line per violation, then a summary.\n"
+        "Exit status: 0 clean, 1 violations found, 2 the audit could not run.",
+        store,
+        reporting,
+    )
+    audit.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit.set_defaults(run=_audit)
+
+    diagram = command(
+        "diagram",
+        "print the order lifecycle as a diagram",
+        "Print the order process the code runs, as Mermaid or Graphviz DOT.",
+    )
+    diagram.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+    diagram.set_defaults(run=_diagram)
+
+    due = command(
+        "run-due",
+        "run the order timers that are due (for cron)",
+        "Run every order timer due by now (or --until): auto-completions, expiries,\n"
+        "clearances... Each timer runs once, however often this command runs.",
+        store,
+        reporting,
+    )
+    due.add_argument("--until", metavar="TIME", help="ISO 8601 time with a zone, not in the future")
+    due.add_argument(
+        "--policy",
+        choices=sorted(POLICIES),
+        default="fiverr",
+        help="the marketplace's policy preset (default: fiverr); use the host's",
+    )
+    due.add_argument("-v", "--verbose", action="store_true", help="one line per timer run")
+    due.set_defaults(run=_run_due)
+
+    migrate = command(
+        "migrate",
+        "create a store, or migrate it to this version's schema",
+        "Migrate the store's schema forward, creating the store if it does not exist.\n"
+        "Safe to run repeatedly, and from two processes at once.",
+        store,
+    )
+    migrate.set_defaults(run=_migrate)
+
+    demo = command(
         "demo",
-        help="tell the story of one order, with the balances after every step",
-        description="Tell the story of one order, from the buyer's card to the seller's bank.",
+        "tell the story of one order, with the balances after every step",
+        "Tell the story of one order, from the buyer's card to the seller's bank.",
     )
     demo.add_argument(
         "--currency",
@@ -37,16 +154,156 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="keep the SQLite database at PATH (a new file) to inspect it afterwards",
     )
+    demo.set_defaults(run=_demo)
     return parser
+
+
+# -- the commands -----------------------------------------------------------------
+
+
+def _location(args: argparse.Namespace) -> StoreLocation:
+    url = args.db if args.db is not None else os.environ.get(DB_VARIABLE)
+    if url is None:
+        raise ValidationError(f"no store given: pass --db URL or set {DB_VARIABLE}", field="--db")
+    return parse_location(url, schema=args.schema)
+
+
+def _progress(args: argparse.Namespace, text: Callable[[int], str]) -> Callable[[int], None] | None:
+    if args.no_progress or args.quiet:
+        return None
+    return lambda count: print(f"gigmarket: {text(count)}", file=sys.stderr, flush=True)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    location = _location(args)
+    storage = open_store(location)
+    try:
+        report = audit_store(
+            storage,
+            progress=_progress(args, lambda n: f"audit: {n:,} journal entries read"),
+            progress_every=AUDIT_PROGRESS_EVERY,
+        )
+    finally:
+        storage.close()
+    if args.json:
+        print(json.dumps({"store": location.display, **report.as_dict()}, indent=2))
+    else:
+        for finding in report.findings:
+            print(finding.line)
+        if not (args.quiet and report.ok):
+            print(f"audit of {location.display}: {report.summary()}")
+    return EXIT_OK if report.ok else EXIT_VIOLATIONS
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    render = DEFAULT_PROCESS.mermaid if args.format == "mermaid" else DEFAULT_PROCESS.dot
+    sys.stdout.write(render())
+    return EXIT_OK
+
+
+def _run_due(args: argparse.Namespace) -> int:
+    location = _location(args)
+    until = parse_instant(args.until) if args.until is not None else None
+    policy = POLICIES[args.policy]()
+    storage = open_store(location)
+    try:
+        summary = run_due(
+            storage,
+            policy=policy,
+            until=until,
+            batch=RUN_DUE_BATCH,
+            progress=_progress(args, lambda n: f"run-due: {n:,} timers run so far"),
+        )
+    finally:
+        storage.close()
+    failures = set(summary.failures())
+    for timer_id, order_id, outcome in summary.executed:
+        if args.verbose or (timer_id, order_id, outcome) in failures:
+            print(f"timer {timer_id} of order {order_id}: {outcome}")
+    when = summary.until.isoformat(timespec="seconds")
+    if args.quiet and not failures:
+        pass
+    elif not summary.count:
+        print(f"0 timers due by {when}")
+    else:
+        outcomes = ", ".join(f"{name} {n}" for name, n in sorted(summary.outcomes().items()))
+        timers = "timer" if summary.count == 1 else "timers"
+        print(f"ran {summary.count} {timers} due by {when}: {outcomes}")
+    return EXIT_OK
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    location = _location(args)
+    before, after = migrate_store(location)
+    if before == after:
+        print(f"{location.display}: already at schema version {after}")
+    else:
+        print(f"{location.display}: schema version {before} → {after}")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    run_demo(sys.stdout, currency=args.currency, db=args.db)
+    return EXIT_OK
+
+
+# -- running ----------------------------------------------------------------------
+
+
+def _fail(message: str) -> None:
+    print(f"gigmarket: error: {' '.join(message.split())}", file=sys.stderr)
+
+
+def _os_message(error: OSError) -> str:
+    what = error.strerror or str(error)
+    return f"{what}: {error.filename}" if error.filename else what
+
+
+def _forgiving_output() -> None:
+    """Print what the terminal cannot encode (``⏱``, ``→``, Bengali) as escapes, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def _mute_stdout() -> None:
+    """After a broken pipe, send the rest to /dev/null so the interpreter's
+    final flush does not complain about it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (captured): nothing to silence
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
-    args = _parser().parse_args(argv)
+    _forgiving_output()
     try:
-        if args.command == "demo":
-            run_demo(sys.stdout, currency=args.currency, db=args.db)
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already printed
+        return done.code if isinstance(done.code, int) else EXIT_ERROR
+    try:
+        status: int = args.run(args)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        status = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _mute_stdout()
+        status = EXIT_BROKEN_PIPE
     except GigmarketError as error:
-        print(f"gigmarket: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+        _fail(str(error))
+        status = EXIT_ERROR
+    except OSError as error:
+        _fail(_os_message(error))
+        status = EXIT_ERROR
+    except Exception as error:
+        if os.environ.get("GIGMARKET_DEBUG"):
+            raise
+        _fail(
+            f"unexpected {type(error).__name__}: {error} "
+            "(set GIGMARKET_DEBUG=1 to see where; please report it)"
+        )
+        status = EXIT_ERROR
+    return status

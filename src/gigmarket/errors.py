@@ -49,6 +49,17 @@ GigmarketError
 │   └── ReviewNotAllowed ................ a review out of turn, twice, late, or on an
 │                                         order that was not completed
 ├── IdempotencyConflict ................. a key reused with a different payload
+├── PaymentError ........................ a gateway call failed; says which gateway, call and key
+│   ├── GatewayUnavailable .............. surely not processed; retry with the same key
+│   │   └── RateLimited ................. the gateway asked to slow down; retry_after
+│   ├── OutcomeUnknown .................. maybe processed: reconcile with a status query first
+│   ├── GatewayMisconfigured ............ credentials or settings are wrong; retrying cannot help
+│   ├── InvalidPaymentRequest (ValueError) the gateway refuses this request as it stands
+│   ├── UnsupportedOperation ............ a capability the gateway does not declare
+│   ├── PaymentNotFound (NotFound) ...... a charge, payee or payout the gateway does not know
+│   ├── GatewayIdempotencyConflict (IdempotencyConflict)
+│   │                                     a gateway key reused with other parameters
+│   └── WebhookVerificationFailed ....... bad or missing signature, stale timestamp, bad payload
 └── StorageError ........................ the store failed; the driver error is chained
     ├── TransientStorageError ........... a conflict with another writer; safe to retry
     │   └── ConcurrencyConflict ......... someone else changed the row first
@@ -57,6 +68,8 @@ GigmarketError
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 __all__ = [
     "AccountConflict",
@@ -68,6 +81,9 @@ __all__ = [
     "CurrencyMismatch",
     "EntryNotFound",
     "FeePolicyError",
+    "GatewayIdempotencyConflict",
+    "GatewayMisconfigured",
+    "GatewayUnavailable",
     "GigIncomplete",
     "GigNotFound",
     "GigStateError",
@@ -80,6 +96,7 @@ __all__ = [
     "IdempotencyConflict",
     "InsufficientFunds",
     "InvalidAmount",
+    "InvalidPaymentRequest",
     "InvalidRatios",
     "LedgerError",
     "LevelPolicyError",
@@ -89,8 +106,12 @@ __all__ = [
     "NotOrderable",
     "OrderError",
     "OrderNotFound",
+    "OutcomeUnknown",
+    "PaymentError",
     "PaymentMismatch",
+    "PaymentNotFound",
     "PrecisionError",
+    "RateLimited",
     "ReviewNotAllowed",
     "SchemaTooNew",
     "SellerSuspended",
@@ -100,8 +121,10 @@ __all__ = [
     "TransitionNotAllowed",
     "UnbalancedEntry",
     "UnknownCurrency",
+    "UnsupportedOperation",
     "UserNotFound",
     "ValidationError",
+    "WebhookVerificationFailed",
     "WrongActor",
 ]
 
@@ -639,3 +662,205 @@ class ConcurrencyConflict(TransientStorageError):
     failed). Nothing was written; reading again and retrying is safe."""
 
     code = "concurrency_conflict"
+
+
+# -- payments -------------------------------------------------------------
+
+
+class PaymentError(GigmarketError):
+    """A payment gateway call failed, or the gateway refused it.
+
+    A *decline* is not an error: a card that is refused comes back as a
+    ``Charge`` whose status is ``failed`` and whose ``decline`` says why,
+    because a decline is a normal business answer that the caller must
+    record. A ``PaymentError`` means the call itself did not give an answer
+    the caller can act on, and its class says what to do next:
+
+    - :class:`GatewayUnavailable`: nothing happened; retry with the *same*
+      idempotency key (``should_retry`` is true);
+    - :class:`OutcomeUnknown`: something may have happened; ask the gateway
+      (a status query) before doing anything else;
+    - everything else: retrying the same request cannot help.
+
+    ``gateway`` names the adapter (``"sandbox"``), ``operation`` the call
+    (``"charge"``, ``"payout"``...), ``idempotency_key`` the key the call
+    carried (keys are not secrets), ``raw_code`` what the provider itself
+    said when it said anything. None of them, nor the message, ever holds an
+    API key, a webhook secret or a bank token.
+    """
+
+    code = "payment_error"
+    should_retry: bool = False
+    """Whether sending the very same request again (same idempotency key) is safe and sensible."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        gateway: str,
+        operation: str,
+        idempotency_key: str | None = None,
+        raw_code: str | None = None,
+    ) -> None:
+        # Not super().__init__: GatewayIdempotencyConflict also inherits
+        # IdempotencyConflict, whose __init__ takes other arguments.
+        GigmarketError.__init__(self, f"{gateway} {operation}: {message}")
+        self.gateway = gateway
+        self.operation = operation
+        self.idempotency_key = idempotency_key
+        self.raw_code = raw_code
+
+
+class GatewayUnavailable(PaymentError):
+    """The request surely did not take effect: the connection was refused,
+    the gateway answered "try later" before processing, or the adapter knows
+    the request never left. Retrying with the same idempotency key is safe."""
+
+    code = "gateway_unavailable"
+    should_retry = True
+
+
+class RateLimited(GatewayUnavailable):
+    """The gateway refused the request because too many came too fast.
+
+    Nothing was processed. ``retry_after`` is the pause the gateway asked
+    for, when it said (a ``timedelta``), else ``None``.
+    """
+
+    code = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        gateway: str,
+        operation: str,
+        idempotency_key: str | None = None,
+        raw_code: str | None = None,
+        retry_after: timedelta | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            gateway=gateway,
+            operation=operation,
+            idempotency_key=idempotency_key,
+            raw_code=raw_code,
+        )
+        self.retry_after = retry_after
+
+
+class OutcomeUnknown(PaymentError):
+    """The request may or may not have taken effect: a timeout, a lost
+    response, a server error after the request arrived.
+
+    Do not assume either way, and do not retry with a *new* key (that could
+    charge twice). Ask first: ``find_charge(key)`` / ``get_charge(id)`` /
+    ``find_payout(key)`` say what the gateway did. If the status query finds
+    nothing, retry with the *same* key: the gateway's idempotency makes the
+    retry and a late first attempt collapse into one.
+    """
+
+    code = "outcome_unknown"
+
+
+class GatewayMisconfigured(PaymentError):
+    """The gateway cannot be used as configured: a rejected API key, a missing
+    setting, an adapter that is not installed. An operator has to fix it."""
+
+    code = "gateway_misconfigured"
+
+
+class InvalidPaymentRequest(PaymentError, ValueError):
+    """The gateway refuses this request as it stands: a non-positive amount,
+    capturing more than was authorized, refunding more than was captured,
+    cancelling a captured charge. ``field`` names the culprit when one does."""
+
+    code = "invalid_payment_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        gateway: str,
+        operation: str,
+        idempotency_key: str | None = None,
+        raw_code: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            gateway=gateway,
+            operation=operation,
+            idempotency_key=idempotency_key,
+            raw_code=raw_code,
+        )
+        self.field = field
+
+
+class UnsupportedOperation(PaymentError):
+    """The gateway does not declare the capability this call needs.
+
+    ``capability`` names it (``"partial_capture"``, ``"manual_capture"``,
+    ``"currencies"``...), as in the gateway's ``Capabilities``.
+    """
+
+    code = "unsupported_operation"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        gateway: str,
+        operation: str,
+        capability: str,
+        idempotency_key: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, gateway=gateway, operation=operation, idempotency_key=idempotency_key
+        )
+        self.capability = capability
+
+
+class PaymentNotFound(PaymentError, NotFound):
+    """A charge, refund, payee or payout id that the gateway does not know."""
+
+    code = "payment_not_found"
+
+    def __init__(self, *, gateway: str, operation: str, object_id: str) -> None:
+        super().__init__(f"no object {object_id!r}", gateway=gateway, operation=operation)
+        self.object_id = object_id
+
+
+class GatewayIdempotencyConflict(PaymentError, IdempotencyConflict):
+    """An idempotency key the gateway has seen with *other* parameters (or for
+    another operation).
+
+    It is an :class:`IdempotencyConflict` too, so a host that already handles
+    the core's conflicts handles the gateway's the same way; ``key`` equals
+    ``idempotency_key``.
+    """
+
+    code = "gateway_idempotency_conflict"
+
+    def __init__(self, *, gateway: str, operation: str, idempotency_key: str) -> None:
+        super().__init__(
+            f"idempotency key {idempotency_key!r} was already used with other parameters",
+            gateway=gateway,
+            operation=operation,
+            idempotency_key=idempotency_key,
+        )
+        self.key = idempotency_key
+
+
+class WebhookVerificationFailed(PaymentError):
+    """A webhook that must not be believed: no signature, a signature that does
+    not match, a timestamp outside the tolerance, or a verified payload that is
+    not a well-formed event. ``reason`` is one of ``missing_signature``,
+    ``malformed_signature``, ``signature_mismatch``, ``stale_timestamp``,
+    ``malformed_payload``. Answer the sender with a 4xx and process nothing."""
+
+    code = "webhook_verification_failed"
+
+    def __init__(self, message: str, *, gateway: str, reason: str) -> None:
+        super().__init__(message, gateway=gateway, operation="parse_webhook")
+        self.reason = reason

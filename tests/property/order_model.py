@@ -50,6 +50,7 @@ from gigmarket.orders import (
 __all__ = [
     "ACTIONS",
     "LEGAL",
+    "MONEY_TIMERS",
     "PARTIES",
     "STATE_TIMERS",
     "TERMINAL",
@@ -104,6 +105,7 @@ ACTIONS = (*sorted({action for _, action in LEGAL}), "teleport")
 """Every action of the table, and one that exists nowhere."""
 
 MONEY_TIMERS = ("clear", "publish_reviews")
+"""Timers that outlive a state: clearance of a seller's earnings, publishing reviews."""
 
 
 def half_up(value: Fraction) -> int:

@@ -82,6 +82,7 @@ from gigmarket.storage.memory import MemoryStorage
 from tests.property.order_model import (
     ACTIONS,
     LEGAL,
+    MONEY_TIMERS,
     STATE_TIMERS,
     TERMINAL,
     MarketModel,
@@ -307,7 +308,8 @@ class OrderMachine(RuleBasedStateMachine):
         price = data.draw(
             st.integers(min_value=1, max_value=600)
             | st.integers(min_value=1, max_value=2_000_000)
-            | st.sampled_from([9_999, 10_000, 10_001, 999_999, 1_000_000]),
+            | st.sampled_from([9_999, 10_000, 10_001, 999_999, 1_000_000])
+            | st.sampled_from([100, 500, 1_000, 2_000, 5_000, 20_000, 50_000]),
             label="price",
         )
         extras: tuple[OfferedExtra, ...] = ()
@@ -339,18 +341,40 @@ class OrderMachine(RuleBasedStateMachine):
         )
 
     def draw_resolution(self, data: st.DataObject, mo: ModelOrder) -> DisputeResolution:
-        """A refund of all, none, a few units either side of the edges, anything
-        between, beyond what is held, negative, or in another currency."""
+        """A refund of none, all, one that makes the rest split on a rounding tie,
+        a few units from either edge, anything between, more than is held, a
+        negative one, or one in another currency."""
         held = max(mo.held, 0)
-        units = data.draw(
-            st.sampled_from([0, held, 1, held - 1, held - 2, held + 1, -1])
-            | st.integers(min_value=0, max_value=held),
+        kind = data.draw(
+            st.sampled_from(["none", "all", "tie", "tie", "edge", "any", "any", "beyond", "below"]),
             label="refund",
         )
+        match kind:
+            case "none" | "all":
+                units = 0 if kind == "none" else held
+            case "tie":
+                units = held - self.rounding_tie(mo, held)
+            case "edge":
+                units = data.draw(st.sampled_from([1, 2, held - 1, held - 2]), label="edge")
+            case "any":
+                units = data.draw(st.integers(min_value=0, max_value=held), label="units")
+            case "beyond":
+                units = held + data.draw(st.integers(min_value=1, max_value=100), label="over")
+            case _:
+                units = -1
         currency = mo.currency
         if data.draw(st.integers(0, 9), label="other currency") == 0:
             currency = other_currency(mo.currency)
         return DisputeResolution(refund=Amount(units=units, currency=currency))
+
+    @staticmethod
+    def rounding_tie(mo: ModelOrder, held: int) -> int:
+        """A release (at most ``held``) whose exact split net : fees ends in a half
+        on each side: there one allocation and two roundings part ways, whether
+        both round half-up or both to even (an odd release is chosen for that)."""
+        whole = mo.net + mo.fees
+        ties = [k for k in range(1, min(held, 5_000) + 1) if 2 * k * mo.net % (2 * whole) == whole]
+        return next((k for k in ties if k % 2), ties[0] if ties else min(held, 1))
 
     def draw_answers(self, data: st.DataObject, mo: ModelOrder, valid: bool) -> object:
         answers = {"brand": "Acme"} if any(q.id == "brand" for q in mo.questions) else {}
@@ -392,13 +416,21 @@ class OrderMachine(RuleBasedStateMachine):
                 return {"amount": amount, "reference": f"ch-{next(self.counter)}"}
         return {}
 
-    def pick(self, data: st.DataObject, states: frozenset[OrderState]) -> ModelOrder | None:
-        """An order, in one of ``states`` if any is."""
-        orders = sorted(self.model.orders)
-        wanted = [oid for oid in orders if self.model.orders[oid].state in states]
-        if not orders:
-            return None
-        return self.model.orders[data.draw(st.sampled_from(wanted or orders), label="order")]
+    def pick(
+        self,
+        data: st.DataObject,
+        states: frozenset[OrderState],
+        *,
+        strict: bool = False,
+        prefer: Callable[[ModelOrder], bool] = lambda mo: True,
+    ) -> ModelOrder | None:
+        """An order in one of ``states`` (and ``prefer``-red) if any is, else (unless
+        ``strict``) any order."""
+        orders = sorted(self.model.orders.values(), key=lambda mo: mo.id)
+        wanted = [mo for mo in orders if mo.state in states]
+        wanted = [mo for mo in wanted if prefer(mo)] or wanted
+        pool = wanted if wanted or strict else orders
+        return data.draw(st.sampled_from(pool), label="order") if pool else None
 
     # -- rules: checkout and payment --------------------------------------
 
@@ -495,21 +527,43 @@ class OrderMachine(RuleBasedStateMachine):
         params = self.params_for(data, mo, action, valid)
         self.attempt(mo.id, action, actor, mo.party(actor), params)
 
+    @rule(data=st.data())
+    def at_the_last_minute(self, data: st.DataObject) -> None:
+        """The clock runs (and cron with it) to a minute before an order's deadline,
+        and someone acts on it then: a delivery just before abandonment, a request
+        to cancel just before auto-completion, an answer just before silence
+        accepts the request."""
+        if (mo := self.pick(data, IN_PLAY)) is None:
+            return
+        deadline = min((t.due_at for t in mo.timers if t.action not in MONEY_TIMERS), default=None)
+        if deadline is not None and deadline - timedelta(minutes=1) > self.clock.now():
+            self.clock.set(deadline - timedelta(minutes=1))
+            self.run_due()
+        if mo.state in IN_PLAY:
+            self.move_one(data, mo, forward_only=False)
+
+    def draw_action(self, data: st.DataObject, mo: ModelOrder) -> str:
+        """Half the time an action of the order's state, else any (or one that
+        does not exist)."""
+        here = sorted({action for state, action in LEGAL if state is mo.state})
+        in_state = data.draw(st.booleans(), label="an action of its state")
+        return data.draw(st.sampled_from(here if here and in_state else ACTIONS), label="action")
+
     @rule(
         order_id=orders,
         data=st.data(),
-        action=st.sampled_from(ACTIONS),
         actor=st.sampled_from([*Actor, "buyer"]),
         who=st.sampled_from(["party", "party", "other", "stranger", "none"]),
         valid=st.booleans(),
     )
     def anyone_tries_anything(
-        self, order_id: str, data: st.DataObject, action: str, actor: Any, who: str, valid: bool
+        self, order_id: str, data: st.DataObject, actor: Any, who: str, valid: bool
     ) -> None:
-        """Any action (or one that does not exist), by any actor (or a string that
-        is not one), with the party's, the other party's, a stranger's or no
-        account, on an order or on one that does not exist."""
+        """An action, by any actor (or a string that is not one), with the party's,
+        the other party's, a stranger's or no account, on an order or on one that
+        does not exist."""
         mo = self.model.orders[order_id]
+        action = self.draw_action(data, mo)
         if data.draw(st.integers(0, 19), label="no such order") == 0:
             self.refused(
                 OrderNotFound, lambda: self.desk.act(f"{order_id}-gone", action, actor=actor)
@@ -522,6 +576,18 @@ class OrderMachine(RuleBasedStateMachine):
             "none": None,
         }[who]
         self.attempt(order_id, action, actor, account_id, self.params_for(data, mo, action, valid))
+
+    @rule(data=st.data(), order=st.permutations(list(Actor)))
+    def everyone_tries(self, data: st.DataObject, order: list[Actor]) -> None:
+        """Every actor in turn, each with their own account on an order still in
+        play, tries the same action: the table's actor column, one actor at a time
+        (the system included, early or overdue)."""
+        if (mo := self.pick(data, IN_PLAY, strict=True)) is None:
+            return
+        action = self.draw_action(data, mo)
+        params = self.params_for(data, mo, action, valid=True)
+        for actor in order:
+            self.attempt(mo.id, action, actor, mo.party(actor), params)
 
     @rule(
         data=st.data(),
@@ -568,11 +634,31 @@ class OrderMachine(RuleBasedStateMachine):
         by=st.sampled_from([BUYER, BUYER, SELLER, SELLER, OPERATOR]),
         honest=st.integers(0, 5),
         rating=st.integers(min_value=1, max_value=5) | st.sampled_from([0, 6]),
+        when=st.sampled_from(["now"] * 4 + ["a minute before the window closes", "as it closes"]),
     )
-    def review(self, data: st.DataObject, by: Actor, honest: int, rating: int) -> None:
-        """A review, mostly of a completed order, by either side or the operator."""
-        if (mo := self.pick(data, frozenset({S.COMPLETED}))) is None:
+    def review(self, data: st.DataObject, by: Actor, honest: int, rating: int, when: str) -> None:
+        """A review, mostly of a completed order, by either side or the operator;
+        now, or (cron running on time) at the last minute of the review window or
+        at the instant it closes, when the publishing timer is due."""
+        window = self.desk.policy.review_window
+        now = self.clock.now()
+        mo = self.pick(
+            data,
+            frozenset({S.COMPLETED}),
+            prefer=lambda mo: (
+                mo.completed_at is not None
+                and now < mo.completed_at + window
+                and (by is not SELLER or (BUYER in mo.reviews and SELLER not in mo.reviews))
+            ),
+        )
+        if mo is None:
             return
+        if when != "now" and mo.completed_at is not None:
+            closes = mo.completed_at + window
+            at = closes - timedelta(minutes=1) if when.startswith("a minute") else closes
+            if at > self.clock.now():
+                self.clock.set(at)
+                self.run_due()
         account_id = mo.party(by) if honest else STRANGER
 
         def call() -> object:
@@ -591,15 +677,21 @@ class OrderMachine(RuleBasedStateMachine):
 
     @rule(
         delta=CLOCK_STEPS,
-        cron=st.sampled_from(["runs", "runs", "runs twice", "is late", "runs at the next due"]),
+        cron=st.sampled_from(
+            ["runs", "runs", "runs twice", "is late", "runs at the next due", "runs just before"]
+        ),
     )
     def time_passes(self, delta: timedelta, cron: str) -> None:
-        """The clock moves on by minutes to weeks, or exactly to the next due time
-        (where off-by-one comparisons live), and cron runs the due timers; or cron
-        is late, and people act on overdue orders first. A second run at the same
-        time must find nothing to do."""
-        if cron == "runs at the next due":
-            self.clock.set(max(self.model.next_due() or START, self.clock.now()))
+        """The clock moves on by minutes to weeks, or to the next due time or a
+        minute before it (where off-by-one comparisons live, and where people act
+        at the last moment), and cron runs the due timers; or cron is late, and
+        people act on overdue orders first. A second run at the same time must
+        find nothing to do."""
+        if cron in ("runs at the next due", "runs just before"):
+            due = self.model.next_due() or START
+            if cron == "runs just before":
+                due -= timedelta(minutes=1)
+            self.clock.set(max(due, self.clock.now()))
         else:
             self.clock.advance(delta)
         if cron == "is late":

@@ -60,6 +60,7 @@ from gigmarket.catalog.reputation import (
 )
 from gigmarket.catalog.search import (
     GigSearch,
+    GigSearchProvider,
     SearchHit,
     SearchPage,
     SearchQuery,
@@ -100,6 +101,7 @@ __all__ = [
     "GigContent",
     "GigRules",
     "GigSearch",
+    "GigSearchProvider",
     "GigStatus",
     "GigVersion",
     "LanguageInput",

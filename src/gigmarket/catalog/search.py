@@ -55,7 +55,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Annotated, Protocol, Self
+from typing import Annotated, Protocol, Self, runtime_checkable
 
 import attrs
 from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StrictStr, model_validator
@@ -63,8 +63,14 @@ from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StrictSt
 from gigmarket.catalog import limits
 from gigmarket.catalog.commands import Command, Country, Currency, Language, PriceValue, Slug
 from gigmarket.catalog.gigs import GigContent
-from gigmarket.catalog.reputation import RatingSummary, SellerLevel, parse_rating
+from gigmarket.catalog.reputation import (
+    RatingSummary,
+    SellerLevel,
+    SellerLevelPolicy,
+    parse_rating,
+)
 from gigmarket.catalog.text import clean_line, tokens
+from gigmarket.clock import Clock
 from gigmarket.errors import MoneyError, ValidationError
 from gigmarket.idempotency import fingerprint
 from gigmarket.money import Amount
@@ -72,13 +78,16 @@ from gigmarket.money import Amount
 __all__ = [
     "Cursor",
     "GigSearch",
+    "GigSearchProvider",
     "Relevance",
     "SearchHit",
     "SearchPage",
     "SearchQuery",
     "SearchSort",
+    "SortFields",
     "SortKey",
     "relevance",
+    "searchable_words",
     "sort_key",
 ]
 
@@ -209,13 +218,37 @@ class GigSearch(Protocol):
     def search(self, query: SearchQuery) -> SearchPage: ...
 
 
-def relevance(terms: Sequence[str], content: GigContent) -> Relevance | None:
-    """The text score of ``content`` for ``terms``, or ``None`` if a term matches nowhere."""
-    fields = (
+@runtime_checkable
+class GigSearchProvider(Protocol):
+    """A storage adapter that brings an indexed :class:`GigSearch` of its own.
+
+    :class:`~gigmarket.catalog.Catalog` asks a storage that has one for it
+    (with the catalog's clock and level policy), so that a host who picks
+    SQLite or PostgreSQL gets that engine's search without wiring it, and the
+    catalog never has to import a storage adapter to find it.
+    """
+
+    def gig_search(self, *, clock: Clock, level_policy: SellerLevelPolicy) -> GigSearch: ...
+
+
+def searchable_words(content: GigContent) -> tuple[list[str], list[str], list[str]]:
+    """The words of the title, of the tags and of the description, as search reads them.
+
+    One function, so that an index built from these words (SQL full-text
+    search) holds exactly the words :func:`relevance` matches against.
+    """
+    return (
         tokens(content.title),
         [word for tag in content.tags for word in tokens(tag)],
         tokens(content.description),
     )
+
+
+def relevance(terms: Sequence[str], content: GigContent) -> Relevance | None:
+    """The text score of ``content`` for ``terms``, or ``None`` if a term matches nowhere."""
+    if not terms:
+        return 0, 0, 0  # without splitting the words: most searches have no text
+    fields = searchable_words(content)
     counts = [0, 0, 0]
     for term in terms:
         best = next(
@@ -228,7 +261,27 @@ def relevance(terms: Sequence[str], content: GigContent) -> Relevance | None:
     return counts[0], counts[1], counts[2]
 
 
-def sort_key(sort: SearchSort, hit: SearchHit) -> SortKey:
+class SortFields(Protocol):
+    """What a result is sorted by: a :class:`SearchHit`, or a result whose
+    other fields are not read yet (a sort reads only the fields it needs)."""
+
+    @property
+    def relevance(self) -> Relevance: ...
+
+    @property
+    def rating(self) -> RatingSummary: ...
+
+    @property
+    def orders_completed(self) -> int: ...
+
+    @property
+    def published_at(self) -> datetime: ...
+
+    @property
+    def starting_price(self) -> Amount: ...
+
+
+def sort_key(sort: SearchSort, hit: SortFields) -> SortKey:
     """The position of ``hit`` under ``sort``; ascending order is result order."""
     if sort is SearchSort.RELEVANCE:
         return tuple(Fraction(-count) for count in hit.relevance)

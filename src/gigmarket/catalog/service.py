@@ -28,7 +28,7 @@ from gigmarket.catalog.reputation import (
     SellerLevelPolicy,
     SellerStats,
 )
-from gigmarket.catalog.search import GigSearch, SearchPage, SearchQuery
+from gigmarket.catalog.search import GigSearch, GigSearchProvider, SearchPage, SearchQuery
 from gigmarket.catalog.taxonomy import GigRules
 from gigmarket.catalog.transaction import CatalogTransaction
 from gigmarket.clock import Clock, SystemClock
@@ -59,8 +59,11 @@ def _check_policy_covers(rules: GigRules, policy: SellerLevelPolicy) -> None:
 class Catalog:
     """Accounts, profiles, gigs, search and reputation, one transaction per call.
 
-    ``search`` defaults to :class:`~gigmarket.catalog.memory_search.MemoryGigSearch`
-    over the same storage; an SQL adapter can pass its own :class:`GigSearch`.
+    ``search`` defaults to the storage's own indexed search when the storage
+    offers one (a :class:`~gigmarket.catalog.search.GigSearchProvider`, as the
+    SQLite and PostgreSQL adapters are), else to
+    :class:`~gigmarket.catalog.memory_search.MemoryGigSearch` over the same
+    storage. Either way it runs on this catalog's clock and level policy.
     """
 
     def __init__(
@@ -79,6 +82,8 @@ class Catalog:
         self.rules = rules if rules is not None else GigRules()
         self.level_policy = level_policy
         _check_policy_covers(self.rules, level_policy)
+        if search is None and isinstance(storage, GigSearchProvider):
+            search = storage.gig_search(clock=self.clock, level_policy=level_policy)
         self.searcher: GigSearch = (
             search
             if search is not None

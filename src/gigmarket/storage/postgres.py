@@ -27,8 +27,11 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
+from gigmarket.catalog.reputation import DEFAULT_LEVEL_POLICY, SellerLevelPolicy
+from gigmarket.clock import Clock
 from gigmarket.errors import SchemaTooNew, StorageError, TransientStorageError
 from gigmarket.storage.postgres_schema import MIGRATIONS, SCHEMA_VERSION
+from gigmarket.storage.postgres_search import PostgresGigSearch
 from gigmarket.storage.sql import (
     SqlIdempotencyRepository,
     SqlLedgerRepository,
@@ -36,6 +39,7 @@ from gigmarket.storage.sql import (
     SqlOutbox,
 )
 from gigmarket.storage.sql_catalog import SqlCatalogRepository
+from gigmarket.storage.sql_search import INDEXED_SINCE
 
 try:
     import psycopg
@@ -200,6 +204,12 @@ class PostgresStorage:
     def __call__(self) -> PostgresUnitOfWork:
         return PostgresUnitOfWork(self.connection())
 
+    def gig_search(
+        self, *, clock: Clock | None = None, level_policy: SellerLevelPolicy = DEFAULT_LEVEL_POLICY
+    ) -> PostgresGigSearch:
+        """This database's full-text gig search (what ``Catalog(storage)`` uses by default)."""
+        return PostgresGigSearch(self, clock=clock, level_policy=level_policy)
+
     def schema_version(self) -> int:
         db = self.connection()
         row = db.one(
@@ -232,6 +242,8 @@ class PostgresStorage:
             for version in range(current + 1, target + 1):
                 db.script(MIGRATIONS[version - 1])
                 db.execute("UPDATE gigmarket_schema SET version = ?", (version,))
+            if current < INDEXED_SINCE <= target:
+                SqlCatalogRepository(db).rebuild_search_index()
             db.commit()
         except BaseException:
             db.rollback()

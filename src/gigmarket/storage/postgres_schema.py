@@ -197,7 +197,46 @@ CREATE INDEX catalog_outcomes_by_gig ON catalog_outcomes (gig_id, seq);
 CREATE INDEX catalog_outcomes_by_seller ON catalog_outcomes (seller_id, seq);
 """
 
-MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG)
+_SEARCH = """
+CREATE TABLE catalog_search_sellers (
+    seller_id TEXT PRIMARY KEY REFERENCES catalog_accounts (id),
+    suspended SMALLINT NOT NULL DEFAULT 0 CHECK (suspended IN (0, 1)),
+    country   TEXT,
+    languages TEXT
+);
+
+CREATE TABLE catalog_search_gigs (
+    seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    gig_id        TEXT COLLATE "C" NOT NULL UNIQUE REFERENCES catalog_gigs (id),
+    seller_id     TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    status        TEXT NOT NULL,
+    category      TEXT NOT NULL,
+    subcategory   TEXT NOT NULL,
+    currency      TEXT NOT NULL,
+    price_units   BIGINT,
+    delivery_days INTEGER,
+    published_us  BIGINT NOT NULL,
+    words         TEXT NOT NULL,
+    words_vector  tsvector GENERATED ALWAYS AS (array_to_tsvector(string_to_array(words, ' ')))
+        STORED
+);
+CREATE INDEX catalog_search_gigs_newest ON catalog_search_gigs (published_us DESC, gig_id)
+    WHERE status = 'active';
+CREATE INDEX catalog_search_gigs_price ON catalog_search_gigs (currency, price_units, gig_id)
+    WHERE status = 'active';
+CREATE INDEX catalog_search_gigs_words ON catalog_search_gigs USING GIN (words_vector);
+"""
+"""The search index (see :mod:`gigmarket.storage.sql_search`), as in SQLite,
+with a ``tsvector`` and a GIN index in place of FTS5. The words arrive already
+split by :func:`gigmarket.catalog.text.tokens`, so the vector is built from
+them as they are (``array_to_tsvector``: no parser, no dictionary, no
+stemming, which is the ``simple`` configuration minus the parser's own idea of
+a word, one that would cut Bengali words at their vowel signs under some
+locales). ``gig_id`` sorts in the ``"C"`` collation, code point order, as
+Python compares strings; the default collation may sort by language rules."""
+
+MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

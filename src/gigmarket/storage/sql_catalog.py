@@ -4,6 +4,10 @@ Accounts, profiles, gigs, gig versions, reviews and order outcomes are JSON
 documents keyed by their identity, with the columns that lists are filtered
 and ordered by (seller, status, gig) beside them. Versions are never
 rewritten: a gig's history is its rows.
+
+Every write of an account, a profile, a gig or its current version also
+writes the search index (:class:`~gigmarket.storage.sql_search.SearchIndex`)
+in the same transaction, so the index is never behind what it describes.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from gigmarket.catalog.reputation import OrderOutcome, Review
 from gigmarket.errors import StorageError
 from gigmarket.storage.codec import decode, encode
 from gigmarket.storage.sql import SqlConnection
+from gigmarket.storage.sql_search import SearchIndex
 
 __all__ = ["SqlCatalogRepository"]
 
@@ -33,6 +38,12 @@ class SqlCatalogRepository:
 
     def __init__(self, db: SqlConnection) -> None:
         self._db = db
+        self.search_index = SearchIndex(db)
+
+    def rebuild_search_index(self) -> None:
+        """Index every account, profile and gig again (after migration 4, or
+        after the catalog tables were written by anything but this class)."""
+        self.search_index.rebuild()
 
     def _one(self, kind: type[T], sql: str, parameters: Sequence[Any]) -> T | None:
         row = self._db.one(sql, parameters)
@@ -60,6 +71,7 @@ class SqlCatalogRepository:
             "INSERT INTO catalog_accounts (id, username, document) VALUES (?, ?, ?)",
             (account.id, account.username, _document(account)),
         )
+        self.search_index.save_account(account)
 
     def save_account(self, account: UserAccount) -> None:
         cursor = self._db.execute(
@@ -68,6 +80,7 @@ class SqlCatalogRepository:
         )
         if cursor.rowcount != 1:
             raise StorageError(f"account {account.id!r} was never added")
+        self.search_index.save_account(account)
 
     def get_profile(self, account_id: str) -> SellerProfile | None:
         return self._one(
@@ -86,6 +99,7 @@ class SqlCatalogRepository:
                 "INSERT INTO catalog_profiles (account_id, document) VALUES (?, ?)",
                 (profile.account_id, _document(profile)),
             )
+        self.search_index.save_profile(profile)
 
     # -- gigs and versions
 
@@ -106,6 +120,8 @@ class SqlCatalogRepository:
         )
         if cursor.rowcount != 1:
             raise StorageError(f"gig {gig.id!r} was never added")
+        if not self.search_index.save_gig_status(gig):
+            self.search_index.save_gig(gig, self.get_version(gig.id, gig.current_version))
 
     def add_version(self, version: GigVersion) -> None:
         if self.get_version(version.gig_id, version.number) is not None:
@@ -114,6 +130,9 @@ class SqlCatalogRepository:
             "INSERT INTO catalog_gig_versions (gig_id, number, document) VALUES (?, ?, ?)",
             (version.gig_id, version.number, _document(version)),
         )
+        gig = self.get_gig(version.gig_id)
+        if gig is not None and gig.current_version == version.number:
+            self.search_index.save_gig(gig, version)  # a first version, or a late one
 
     def get_version(self, gig_id: str, number: int) -> GigVersion | None:
         return self._one(

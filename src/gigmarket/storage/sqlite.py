@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from gigmarket.catalog.reputation import DEFAULT_LEVEL_POLICY, SellerLevelPolicy
+from gigmarket.clock import Clock
 from gigmarket.errors import SchemaTooNew, StorageError
 from gigmarket.storage.sql import (
     SqlIdempotencyRepository,
@@ -35,7 +37,9 @@ from gigmarket.storage.sql import (
     SqlOutbox,
 )
 from gigmarket.storage.sql_catalog import SqlCatalogRepository
+from gigmarket.storage.sql_search import INDEXED_SINCE
 from gigmarket.storage.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from gigmarket.storage.sqlite_search import SQLiteGigSearch
 
 __all__ = [
     "SQLiteStorage",
@@ -137,6 +141,12 @@ class SQLiteStorage:
     def __call__(self) -> SQLiteUnitOfWork:
         return SQLiteUnitOfWork(self.connection())
 
+    def gig_search(
+        self, *, clock: Clock | None = None, level_policy: SellerLevelPolicy = DEFAULT_LEVEL_POLICY
+    ) -> SQLiteGigSearch:
+        """This file's full-text gig search (what ``Catalog(storage)`` uses by default)."""
+        return SQLiteGigSearch(self, clock=clock, level_policy=level_policy)
+
     # -- schema -----------------------------------------------------------
 
     def schema_version(self) -> int:
@@ -178,6 +188,8 @@ class SQLiteStorage:
                 for statement in _statements(MIGRATIONS[version - 1]):
                     db.execute(statement)
                 db.execute("UPDATE gigmarket_schema SET version = ?", (version,))
+            if current < INDEXED_SINCE <= target:
+                SqlCatalogRepository(db).rebuild_search_index()
             db.execute("COMMIT")
         except BaseException:
             db.connection.rollback()

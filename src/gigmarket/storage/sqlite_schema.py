@@ -177,7 +177,63 @@ CREATE INDEX catalog_outcomes_by_gig ON catalog_outcomes (gig_id, seq);
 CREATE INDEX catalog_outcomes_by_seller ON catalog_outcomes (seller_id, seq);
 """
 
-MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG)
+_SEARCH = """
+CREATE TABLE catalog_search_sellers (
+    seller_id TEXT PRIMARY KEY REFERENCES catalog_accounts (id),
+    suspended INTEGER NOT NULL DEFAULT 0 CHECK (suspended IN (0, 1)),
+    country   TEXT,
+    languages TEXT
+) STRICT;
+
+CREATE TABLE catalog_search_gigs (
+    seq           INTEGER PRIMARY KEY,
+    gig_id        TEXT NOT NULL UNIQUE REFERENCES catalog_gigs (id),
+    seller_id     TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    status        TEXT NOT NULL,
+    category      TEXT NOT NULL,
+    subcategory   TEXT NOT NULL,
+    currency      TEXT NOT NULL,
+    price_units   INTEGER,
+    delivery_days INTEGER,
+    published_us  INTEGER NOT NULL,
+    words         TEXT NOT NULL
+) STRICT;
+CREATE INDEX catalog_search_gigs_newest ON catalog_search_gigs (published_us DESC, gig_id)
+    WHERE status = 'active';
+CREATE INDEX catalog_search_gigs_price ON catalog_search_gigs (currency, price_units, gig_id)
+    WHERE status = 'active';
+
+CREATE VIRTUAL TABLE catalog_search_words USING fts5 (
+    words, content = 'catalog_search_gigs', content_rowid = 'seq', tokenize = 'ascii'
+);
+CREATE TRIGGER catalog_search_words_insert AFTER INSERT ON catalog_search_gigs
+BEGIN
+    INSERT INTO catalog_search_words (rowid, words) VALUES (new.seq, new.words);
+END;
+CREATE TRIGGER catalog_search_words_delete AFTER DELETE ON catalog_search_gigs
+BEGIN
+    INSERT INTO catalog_search_words (catalog_search_words, rowid, words)
+    VALUES ('delete', old.seq, old.words);
+END;
+CREATE TRIGGER catalog_search_words_update AFTER UPDATE OF words ON catalog_search_gigs
+WHEN old.words IS NOT new.words
+BEGIN
+    INSERT INTO catalog_search_words (catalog_search_words, rowid, words)
+    VALUES ('delete', old.seq, old.words);
+    INSERT INTO catalog_search_words (rowid, words) VALUES (new.seq, new.words);
+END;
+"""
+"""The search index (see :mod:`gigmarket.storage.sql_search`): one row per gig
+with what SQL can filter and sort on, its words for FTS5, and one row per
+seller. The words arrive already split by
+:func:`gigmarket.catalog.text.tokens` and joined by spaces, so FTS5's
+``ascii`` tokenizer (which splits only at ASCII punctuation and spaces and
+keeps every other character, Bengali included) indexes exactly those words;
+``unicode61`` would split them again by its own rules (at Bengali vowel signs,
+for one) and fold diacritics the memory search does not fold."""
+
+MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

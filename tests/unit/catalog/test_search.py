@@ -5,26 +5,34 @@ several countries and currencies with histories that reach every seller
 level, gigs in every status, suspended sellers, reviews and completed orders.
 Every expectation is computed by :func:`expected`, a plain re-statement of
 the search rules written against the read API, never by the search itself.
+
+Every test runs on each storage adapter (``any_storage_factory``): the memory
+store with the scanning search, SQLite with FTS5, PostgreSQL with a
+``tsvector``; ``Catalog(storage)`` picks the adapter's own search.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import attrs
 import pytest
 
 from gigmarket.catalog import (
     Catalog,
+    CatalogUnitOfWorkFactory,
     CreateAccount,
     CreateGig,
+    GigSearchProvider,
     GigStatus,
     GigVersion,
+    MemoryGigSearch,
     SearchHit,
     SearchQuery,
     SearchSort,
@@ -33,10 +41,12 @@ from gigmarket.catalog import (
     SetUpProfile,
     UpdateGig,
 )
+from gigmarket.catalog.search import Cursor, SortKey, sort_key
 from gigmarket.clock import ManualClock
-from gigmarket.errors import ValidationError
+from gigmarket.errors import StorageError, ValidationError
 from gigmarket.money import Amount
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.postgres_search import PostgresGigSearch
+from gigmarket.storage.sqlite_search import SQLiteGigSearch
 from tests.strategies import (
     CATALOG_CATEGORIES,
     CATALOG_WORDS,
@@ -56,8 +66,16 @@ class Market:
     catalog: Catalog
     clock: ManualClock
     rng: random.Random
+    storage: Any
     sellers: list[tuple[str, str]] = attrs.Factory(list)  # (account id, currency)
     serial: int = 0
+    known: list[Facts] | None = None
+
+    def facts(self) -> list[Facts]:
+        """The oracle's facts, read once: only tests that build their own market change it."""
+        if self.known is None:
+            self.known = facts(self.catalog)
+        return self.known
 
     def add_gig(self, seller_id: str, currency: str, *, publish: bool = True) -> str:
         rng = self.rng
@@ -93,14 +111,20 @@ class Market:
         return gig.id
 
 
-def build_market(seed: int, gigs: int = GIGS) -> Market:
+StorageFactory = Callable[[], Any]
+
+
+def build_market(
+    make_storage: StorageFactory, seed: int, gigs: int = GIGS, sellers: int = 36
+) -> Market:
     clock = ManualClock(START)
-    catalog = Catalog(MemoryStorage(), clock=clock, ids=scrambled_ids("m"))
-    market = Market(catalog, clock, random.Random(seed))
+    storage = make_storage()
+    catalog = Catalog(storage, clock=clock, ids=scrambled_ids("m"))
+    market = Market(catalog, clock, random.Random(seed), storage)
     rng = market.rng
     # (orders, earnings per order in USD) that reach each level after 200 days
     histories = [(0, "0"), (3, "30"), (10, "40"), (50, "40"), (100, "200")]
-    for number in range(36):
+    for number in range(sellers):
         account = catalog.create_account(CreateAccount(username=f"seller_{number:03d}"))
         languages = rng.sample(["bn", "en", "hi", "ur"], rng.randint(1, 2))
         catalog.set_up_profile(
@@ -161,8 +185,15 @@ def build_market(seed: int, gigs: int = GIGS) -> Market:
 
 
 @pytest.fixture(scope="module")
-def market() -> Market:
-    return build_market(seed=20260101)
+def market(any_storage_factory: StorageFactory) -> Market:
+    return build_market(any_storage_factory, seed=20260101)
+
+
+@pytest.fixture
+def storage(any_storage_factory: StorageFactory) -> CatalogUnitOfWorkFactory:
+    """The ``catalog`` fixture's storage, on each adapter in turn (overrides the memory one)."""
+    store: CatalogUnitOfWorkFactory = any_storage_factory()
+    return store
 
 
 # -- the oracle -----------------------------------------------------------------------------------
@@ -182,8 +213,11 @@ class Facts:
 
 def facts(catalog: Catalog) -> list[Facts]:
     found = []
+    levels: dict[str, SellerLevel] = {}  # one seller, one level, within one transaction
     with catalog.transaction() as tx:
         for gig in tx.uow.catalog.gigs():
+            if gig.seller_id not in levels:
+                levels[gig.seller_id] = tx.seller_level(gig.seller_id)
             found.append(
                 Facts(
                     gig_id=gig.id,
@@ -192,7 +226,7 @@ def facts(catalog: Catalog) -> list[Facts]:
                     version=tx.gig_version(gig.id),
                     profile=tx.profile(gig.seller_id),
                     rating=tx.gig_rating(gig.id).average,
-                    level=tx.seller_level(gig.seller_id),
+                    level=levels[gig.seller_id],
                     published_at=gig.published_at,
                 )
             )
@@ -203,12 +237,12 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-def expected(catalog: Catalog, **query: object) -> set[str]:
+def expected(source: Catalog | Market, **query: object) -> set[str]:
     """The gig ids ``query`` must find, by the documented rules."""
     parsed = SearchQuery(**query)  # type: ignore[arg-type]
     low, high = parsed.price_bounds
     result = set()
-    for fact in facts(catalog):
+    for fact in source.facts() if isinstance(source, Market) else facts(source):
         content = fact.version.content
         price = content.starting_price
         words = (
@@ -302,14 +336,14 @@ def test_each_filter_finds_exactly_the_matching_gigs(
 ) -> None:
     found = [hit.gig_id for hit in everything(market.catalog, **query, limit=50)]
     assert len(found) == len(set(found))
-    assert set(found) == expected(market.catalog, **query)
+    assert set(found) == expected(market, **query)
     assert found  # the fixture makes every filter meaningful...
     if query:
-        assert len(found) < len(expected(market.catalog))  # ...and every filter filter
+        assert len(found) < len(expected(market))  # ...and every filter filter
 
 
 def test_the_market_holds_every_status_and_level(market: Market) -> None:
-    known = facts(market.catalog)
+    known = market.facts()
     assert len(known) >= GIGS
     assert {fact.status for fact in known} == set(GigStatus)
     assert {fact.level for fact in known if fact.status is GigStatus.ACTIVE} == set(SellerLevel)
@@ -337,7 +371,7 @@ def _key(sort: SearchSort, hit: SearchHit) -> tuple[object, ...]:
 def test_each_sort_orders_every_result(market: Market, sort: SearchSort) -> None:
     query = {"sort": sort.value, "currency": "USD", "text": "design", "limit": 25}
     hits = everything(market.catalog, **query)
-    assert {hit.gig_id for hit in hits} == expected(market.catalog, **query)
+    assert {hit.gig_id for hit in hits} == expected(market, **query)
     keys = [_key(sort, hit) for hit in hits]
     assert keys == sorted(keys)
     assert len(set(keys)) == len(keys)  # the order is total
@@ -358,8 +392,10 @@ def test_hits_describe_their_gig(market: Market) -> None:
 # -- the ranking rule -----------------------------------------------------------------------------
 
 
-def test_a_title_match_ranks_above_a_tag_match_above_a_description_match(market: Market) -> None:
-    fresh = build_market(seed=7, gigs=40)
+def test_a_title_match_ranks_above_a_tag_match_above_a_description_match(
+    any_storage_factory: StorageFactory,
+) -> None:
+    fresh = build_market(any_storage_factory, seed=7, gigs=40)
     seller_id, _ = fresh.sellers[0]
     catalog = fresh.catalog
     made = {}
@@ -389,6 +425,7 @@ def test_words_are_split_the_same_way_in_every_script(catalog: Catalog, seller: 
     catalog.publish(gig.id, seller_id=seller_id)
     for text in ("লোগো", "ডিজা", "CAFÉ", "cafe\u0301"):
         assert [hit.gig_id for hit in catalog.search(SearchQuery(text=text)).hits] == [gig.id], text
+    assert catalog.search(SearchQuery(text="cafe")).hits == ()  # accents are not folded away
 
 
 # -- cursor pagination ----------------------------------------------------------------------------
@@ -404,19 +441,40 @@ def _pages(catalog: Catalog, query: dict[str, object]) -> Iterator[tuple[SearchH
         cursor = page.next_cursor
 
 
+PAGED: dict[str, dict[str, object]] = {
+    "newest": {"sort": "newest", "limit": 17},
+    "price_asc": {"sort": "price_asc", "currency": "USD", "limit": 13},
+    "price_desc": {"sort": "price_desc", "currency": "BDT", "limit": 9},
+    "relevance": {"sort": "relevance", "text": "design", "limit": 11},
+    "orders": {"sort": "orders", "limit": 19},
+}
+PAGED_ON = {
+    "memory": tuple(PAGED),
+    "sqlite": ("newest", "price_asc", "orders"),
+    "postgres": ("newest",),
+}
+"""Each build of this market costs seconds on SQL, so SQLite pages one sort for each
+way an SQL search pages (down an index column, up one, ranking every candidate in
+Python) and PostgreSQL, whose paging SQL is SQLite's, one (down a column, ties broken
+in its "C" collation). The differential property test compares every sort on both,
+with changes between pages, to the memory search."""
+
+
+def _paging_cases() -> Iterator[Any]:
+    for engine, names in PAGED_ON.items():
+        for name, query in PAGED.items():
+            if name in names:
+                marks = [pytest.mark.postgres] if engine == "postgres" else []
+                yield pytest.param(engine, query, id=f"{engine}-{name}", marks=marks)
+
+
 @pytest.mark.parametrize(
-    "query",
-    [
-        {"sort": "newest", "limit": 17},
-        {"sort": "price_asc", "currency": "USD", "limit": 13},
-        {"sort": "price_desc", "currency": "BDT", "limit": 9},
-        {"sort": "relevance", "text": "design", "limit": 11},
-        {"sort": "orders", "limit": 19},
-    ],
-    ids=lambda query: str(query["sort"]),
+    ("storage_engine", "query"), list(_paging_cases()), indirect=["storage_engine"]
 )
-def test_pages_neither_skip_nor_repeat_while_gigs_come_and_go(query: dict[str, object]) -> None:
-    market = build_market(seed=99, gigs=240)
+def test_pages_neither_skip_nor_repeat_while_gigs_come_and_go(
+    any_storage_factory: StorageFactory, query: dict[str, object]
+) -> None:
+    market = build_market(any_storage_factory, seed=99, gigs=240)
     catalog = market.catalog
     rng = random.Random(5)
     eligible_at_start = expected(catalog, **query)
@@ -445,8 +503,10 @@ def test_pages_neither_skip_nor_repeat_while_gigs_come_and_go(query: dict[str, o
     assert len(stayed) > 40
 
 
-def test_an_edit_between_pages_keeps_the_position_when_the_sort_key_is_unchanged() -> None:
-    market = build_market(seed=3, gigs=120)
+def test_an_edit_between_pages_keeps_the_position_when_the_sort_key_is_unchanged(
+    any_storage_factory: StorageFactory,
+) -> None:
+    market = build_market(any_storage_factory, seed=3, gigs=120)
     catalog = market.catalog
     query = {"sort": "newest", "limit": 10}
     first = catalog.search(SearchQuery(**query))
@@ -478,7 +538,7 @@ def test_a_cursor_only_works_with_its_own_query(market: Market) -> None:
 
 
 def test_the_last_page_has_no_cursor(market: Market) -> None:
-    total = len(expected(market.catalog))
+    total = len(expected(market))
     page = market.catalog.search(SearchQuery(limit=100))
     assert page.next_cursor is not None
     pages = list(_pages(market.catalog, {"limit": 100}))
@@ -486,3 +546,145 @@ def test_the_last_page_has_no_cursor(market: Market) -> None:
     exact = market.catalog.search(SearchQuery(text="zzzz"))
     assert exact.hits == ()
     assert exact.next_cursor is None
+
+
+# -- the SQL adapters' index ----------------------------------------------------------------------
+
+SQL_ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def test_a_catalog_searches_with_its_storage_s_own_search(
+    storage_engine: str, any_storage_factory: StorageFactory
+) -> None:
+    storage = any_storage_factory()
+    kinds = {"memory": MemoryGigSearch, "sqlite": SQLiteGigSearch, "postgres": PostgresGigSearch}
+    assert type(Catalog(storage).searcher) is kinds[storage_engine]
+    assert isinstance(storage, GigSearchProvider) is (storage_engine != "memory")
+    chosen = MemoryGigSearch(storage)
+    assert Catalog(storage, search=chosen).searcher is chosen  # an explicit search wins
+
+
+def _same_pages(storage: Any, clock: ManualClock, query: SearchQuery) -> None:
+    """The storage's own search and the memory search over the same rows agree, page by page."""
+    own, scan = storage.gig_search(clock=clock), MemoryGigSearch(storage, clock=clock)
+    while True:
+        page = own.search(query)
+        assert page == scan.search(query)
+        if page.next_cursor is None:
+            return
+        query = query.model_copy(update={"cursor": page.next_cursor})
+
+
+def _plain_sql(storage: Any, *statements: str) -> None:
+    """Write behind the repository's back, as a hand-written script would."""
+    db = storage.connection()
+    for statement in statements:
+        db.execute(statement)
+    if hasattr(db, "commit"):  # PostgreSQL; the SQLite connection commits each statement
+        db.commit()
+
+
+@pytest.mark.parametrize("storage_engine", SQL_ENGINES, indirect=True)
+def test_a_store_from_before_the_index_is_indexed_when_migrated(
+    storage_engine: str, any_storage_factory: StorageFactory
+) -> None:
+    market = build_market(any_storage_factory, seed=11, gigs=30, sellers=4)
+    storage = market.storage
+    _plain_sql(  # back to schema 3: the index gone, the catalog kept
+        storage,
+        *(["DROP TABLE catalog_search_words"] if storage_engine == "sqlite" else []),
+        "DROP TABLE catalog_search_gigs",
+        "DROP TABLE catalog_search_sellers",
+        "UPDATE gigmarket_schema SET version = 3",
+    )
+    assert storage.migrate() == 4
+    for query in (
+        SearchQuery(sort="newest", limit=7),
+        SearchQuery(text="design", sort="relevance", limit=5),
+        SearchQuery(seller_languages=["bn"], seller_countries=["BD", "IN"], sort="rating"),
+    ):
+        _same_pages(storage, market.clock, query)
+    assert market.catalog.search(SearchQuery(text="design")).hits
+
+
+@pytest.mark.parametrize("storage_engine", SQL_ENGINES, indirect=True)
+def test_an_index_changed_behind_the_repository_s_back_is_refused_then_rebuilt(
+    storage_engine: str, any_storage_factory: StorageFactory
+) -> None:
+    market = build_market(any_storage_factory, seed=12, gigs=20, sellers=3)
+    query = SearchQuery(sort="newest", limit=50)
+    first = market.catalog.search(query).hits[0]
+    _plain_sql(  # the newest gig, made the oldest in the index alone
+        market.storage,
+        f"UPDATE catalog_search_gigs SET published_us = 0 WHERE gig_id = '{first.gig_id}'",
+    )
+    with pytest.raises(StorageError, match="rebuild"):
+        market.catalog.search(query)
+    with market.storage() as uow:
+        uow.catalog.rebuild_search_index()
+        uow.commit()
+    assert market.catalog.search(query).hits[0] == first
+    _plain_sql(  # a row behind its gig's version: the gig's own version is read instead
+        market.storage,
+        f"UPDATE catalog_search_gigs SET version = 0 WHERE gig_id = '{first.gig_id}'",
+    )
+    _same_pages(market.storage, market.clock, query)
+    assert market.catalog.search(query).hits[0] == first
+
+
+@pytest.mark.parametrize("storage_engine", SQL_ENGINES, indirect=True)
+def test_the_index_follows_a_version_stored_after_its_gig(
+    storage_engine: str, any_storage_factory: StorageFactory
+) -> None:
+    market = build_market(any_storage_factory, seed=13, gigs=20, sellers=3)
+    catalog, storage = market.catalog, market.storage
+    gig_id = catalog.search(SearchQuery(sort="newest")).hits[0].gig_id
+    current = catalog.gig_version(gig_id)
+    later = attrs.evolve(
+        current,
+        number=current.number + 1,
+        content=attrs.evolve(current.content, title="I will paint a zebra on your wall"),
+    )
+    ahead = attrs.evolve(catalog.gig(gig_id), current_version=later.number)
+    with storage() as uow:  # a gig whose current version is not stored yet is not found...
+        uow.catalog.save_gig(ahead)
+        uow.commit()
+    _same_pages(storage, market.clock, SearchQuery(sort="newest"))
+    assert gig_id not in {hit.gig_id for hit in catalog.search(SearchQuery(limit=100)).hits}
+    with storage() as uow:  # ...until it is
+        uow.catalog.add_version(later)
+        uow.commit()
+    assert [hit.gig_id for hit in catalog.search(SearchQuery(text="zebra")).hits] == [gig_id]
+
+
+@pytest.fixture(scope="module")
+def small_market(any_storage_factory: StorageFactory) -> Market:
+    return build_market(any_storage_factory, seed=14, gigs=30, sellers=4)
+
+
+FORGED = {
+    "its own": lambda key: key,
+    "a third above": lambda key: tuple(part + Fraction(1, 3) for part in key),
+    "a third below": lambda key: tuple(part - Fraction(1, 3) for part in key),
+    "shorter": lambda key: key[:-1],
+    "longer": lambda key: (*key, Fraction(0)),
+}
+
+
+@pytest.mark.parametrize("storage_engine", SQL_ENGINES, indirect=True)
+@pytest.mark.parametrize("sort", ["newest", "price_asc", "price_desc", "relevance"])
+@pytest.mark.parametrize("forge", FORGED.values(), ids=FORGED.keys())
+def test_a_hand_made_cursor_reads_as_the_memory_search_reads_it(
+    storage_engine: str, small_market: Market, sort: str, forge: Callable[[SortKey], SortKey]
+) -> None:
+    """Only a forged cursor (the query's fingerprint is no secret) holds a key of
+    another shape or between two real ones; where SQL starts must not drop a result."""
+    query = SearchQuery(sort=sort, currency="USD", limit=4)
+    hits = small_market.catalog.search(query.model_copy(update={"limit": 100})).hits
+    middle = hits[len(hits) // 2]
+    key = forge(sort_key(query.sort, middle))
+    for gig_id in ("", middle.gig_id, "\uffff"):
+        cursor = Cursor(query.fingerprint(), key, gig_id).encode()
+        _same_pages(
+            small_market.storage, small_market.clock, query.model_copy(update={"cursor": cursor})
+        )

@@ -1,0 +1,329 @@
+"""What an operator does to a store: open it from a URL, migrate it, run its timers.
+
+The ``gigmarket`` command line is a thin shell over these functions (and over
+:mod:`gigmarket.store_audit`); a host's own scheduler can call them too.
+
+A store is named by a URL:
+
+* ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (the
+  SQLAlchemy convention: what follows ``sqlite:///`` is the path as written),
+  or a plain file path;
+* ``postgresql://user@host:5432/dbname``, optionally with ``?schema=name``
+  for a store that lives in a PostgreSQL schema other than ``public``.
+
+Only :func:`migrate_store` creates or changes a schema. Every other function
+first reads the store's schema version without touching anything, and refuses
+a store that does not exist, is older than this code (run ``gigmarket
+migrate``) or newer (:class:`~gigmarket.errors.SchemaTooNew`).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Callable
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+from gigmarket.clock import Clock, SystemClock, require_aware
+from gigmarket.errors import SchemaTooNew, StorageError, ValidationError
+from gigmarket.marketplace import Marketplace
+from gigmarket.orders import LifecyclePolicy, fiverr_policy, upwork_policy
+from gigmarket.storage import sqlite_schema
+from gigmarket.storage.sqlite import SQLiteStorage
+
+__all__ = [
+    "POLICIES",
+    "DueSummary",
+    "StoreLocation",
+    "migrate_store",
+    "open_store",
+    "parse_instant",
+    "parse_location",
+    "run_due",
+    "stored_version",
+]
+
+POLICIES: dict[str, Callable[[], LifecyclePolicy]] = {
+    "fiverr": fiverr_policy,
+    "upwork": upwork_policy,
+}
+"""The policy presets an operator can name (``--policy``)."""
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+Engine = Literal["sqlite", "postgres"]
+
+
+@attrs.frozen(kw_only=True)
+class StoreLocation:
+    """Where a store lives: a SQLite file, or a PostgreSQL database and schema."""
+
+    engine: Engine
+    target: str
+    """The SQLite file's path, or the PostgreSQL connection URL (without ``schema``)."""
+    schema: str = "public"
+
+    @property
+    def display(self) -> str:
+        """The location for messages: a PostgreSQL password never appears in it."""
+        if self.engine == "sqlite":
+            return self.target
+        parts = urlsplit(self.target)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.partition(':')[0]}:***@{host}"
+        shown = urlunsplit(parts._replace(netloc=netloc))
+        return shown if self.schema == "public" else f"{shown} (schema {self.schema})"
+
+
+def parse_location(url: str, *, schema: str | None = None) -> StoreLocation:
+    """Read a store URL (see the module's docstring); ``schema`` is the
+    ``--schema`` option, which must agree with a ``?schema=`` in the URL."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError("give a database URL or a file path", field="--db")
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower() if sep else ""  # "": a plain file path
+    if scheme in ("postgresql", "postgres"):
+        return _postgres_location(url, schema)
+    if scheme not in ("", "sqlite"):
+        raise ValidationError(
+            f"unsupported database URL scheme {scheme!r}: use sqlite:///PATH, a file path, "
+            "or postgresql://...",
+            field="--db",
+        )
+    if schema is not None:
+        raise ValidationError("only a PostgreSQL store has a schema", field="--schema")
+    if not scheme:
+        return StoreLocation(engine="sqlite", target=url)
+    if not rest.startswith("/") or len(rest) < 2:
+        raise ValidationError(
+            "a SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db",
+            field="--db",
+        )
+    return StoreLocation(engine="sqlite", target=rest[1:])
+
+
+def _postgres_location(url: str, schema: str | None) -> StoreLocation:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError as error:
+        raise ValidationError(f"not a valid PostgreSQL URL ({error})", field="--db") from None
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    in_url = [value for key, value in query if key == "schema"]
+    if len(in_url) > 1 or (in_url and schema is not None and in_url[0] != schema):
+        raise ValidationError("the URL's ?schema= and --schema disagree", field="--schema")
+    chosen = schema if schema is not None else (in_url[0] if in_url else "public")
+    if not _SCHEMA_NAME.fullmatch(chosen):
+        raise ValidationError(
+            f"{chosen!r} is not a plain lower-case PostgreSQL schema name", field="--schema"
+        )
+    rest = urlencode([(key, value) for key, value in query if key != "schema"])
+    return StoreLocation(
+        engine="postgres", target=urlunsplit(parts._replace(query=rest)), schema=chosen
+    )
+
+
+# -- schema versions ----------------------------------------------------------
+
+
+def _code_version(location: StoreLocation) -> int:
+    if location.engine == "sqlite":
+        return sqlite_schema.SCHEMA_VERSION
+    from gigmarket.storage import postgres_schema  # noqa: PLC0415 -- keep imports light
+
+    return postgres_schema.SCHEMA_VERSION
+
+
+def stored_version(location: StoreLocation) -> int | None:
+    """The schema version recorded in the store, read without changing anything.
+
+    ``None``: there is no such SQLite file. ``0``: the file or PostgreSQL
+    schema exists but holds no gigmarket store.
+    """
+    if location.engine == "sqlite":
+        return _sqlite_version(Path(location.target))
+    return _postgres_version(location)
+
+
+def _sqlite_version(path: Path) -> int | None:
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise StorageError(f"{path} is not a file")
+    try:
+        with closing(sqlite3.connect(path)) as connection:
+            table = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gigmarket_schema'"
+            ).fetchone()
+            if table is None:
+                return 0
+            row = connection.execute("SELECT version FROM gigmarket_schema").fetchone()
+    except sqlite3.Error as error:
+        raise StorageError(f"cannot read {path} as a SQLite database: {error}") from error
+    return int(row[0]) if row else 0
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg  # noqa: PLC0415 -- an optional extra
+    except ImportError:
+        raise StorageError(
+            "PostgreSQL stores need psycopg 3: pip install 'gigmarket[postgres]'"
+        ) from None
+    return psycopg
+
+
+def _postgres_version(location: StoreLocation) -> int:
+    psycopg = _psycopg()
+    try:
+        with psycopg.connect(location.target, connect_timeout=10, autocommit=True) as connection:
+            table = f'"{location.schema}".gigmarket_schema'
+            (exists,) = connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+            if exists is None:
+                return 0
+            # the schema name was checked against _SCHEMA_NAME: a plain identifier
+            row = connection.execute(f"SELECT version FROM {table}").fetchone()  # noqa: S608
+    except psycopg.Error as error:
+        raise StorageError(f"cannot read the PostgreSQL store: {error}") from error
+    return int(row[0]) if row else 0
+
+
+def open_store(location: StoreLocation) -> Any:
+    """Open an existing store at this code's schema version, without migrating it.
+
+    The caller closes it. A missing, empty, older or newer store is refused
+    with a message that says what to do.
+    """
+    found = stored_version(location)
+    needed = _code_version(location)
+    if found is None:
+        raise StorageError(f"no database file at {location.display}")
+    if found == 0:
+        raise StorageError(
+            f"{location.display} holds no gigmarket store; create one with `gigmarket migrate`"
+        )
+    if found > needed:
+        raise SchemaTooNew(found=found, supported=needed)
+    if found < needed:
+        raise StorageError(
+            f"{location.display} has schema version {found}, this gigmarket needs {needed}: "
+            "run `gigmarket migrate` first"
+        )
+    return _construct(location, migrate=False)
+
+
+def _construct(location: StoreLocation, *, migrate: bool) -> Any:
+    if location.engine == "sqlite":
+        return SQLiteStorage(location.target, migrate=migrate)
+    _psycopg()
+    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- an optional extra
+
+    return PostgresStorage(location.target, schema=location.schema, migrate=migrate)
+
+
+def migrate_store(location: StoreLocation) -> tuple[int, int]:
+    """Migrate the store forward to this code's schema version, creating it if
+    it does not exist; return the versions before and after.
+
+    Safe to run repeatedly and from two processes at once: the adapters
+    migrate under a lock, each migration in one transaction.
+    """
+    before = stored_version(location) or 0
+    needed = _code_version(location)
+    if before > needed:
+        raise SchemaTooNew(found=before, supported=needed)
+    storage = _construct(location, migrate=True)
+    try:
+        after = int(storage.schema_version())
+    finally:
+        storage.close()
+    return before, after
+
+
+# -- timers -------------------------------------------------------------------
+
+
+def parse_instant(text: str, *, field: str = "--until") -> datetime:
+    """An ISO 8601 time with its zone (``2026-01-20T09:00:00Z``); a time without
+    one is refused, never taken as local time."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            f"{text!r} is not an ISO 8601 time such as 2026-01-20T09:00:00Z", field=field
+        ) from None
+    if moment.tzinfo is None:
+        raise ValidationError(
+            f"{text!r} has no time zone: add one, as in 2026-01-20T09:00:00Z", field=field
+        )
+    return moment
+
+
+@attrs.frozen(kw_only=True)
+class DueSummary:
+    """What :func:`run_due` did: every timer it retired, as (timer, order, outcome)."""
+
+    until: datetime
+    executed: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.executed)
+
+    def outcomes(self) -> Counter[str]:
+        """How many timers ended with each outcome (``auto_complete``, ``cleared``...)."""
+        return Counter(outcome for _, _, outcome in self.executed)
+
+    def failures(self) -> list[tuple[str, str, str]]:
+        """The timers whose action was refused (each recorded as ``failed: <code>``)."""
+        return [done for done in self.executed if done[2].startswith("failed")]
+
+
+def run_due(
+    storage: Any,
+    *,
+    policy: LifecyclePolicy,
+    until: datetime | None = None,
+    clock: Clock | None = None,
+    batch: int = 100,
+    progress: Callable[[int], None] | None = None,
+) -> DueSummary:
+    """Run every timer due at or before ``until`` (default: now), in batches of
+    ``batch``, calling ``progress(count so far)`` after each full batch.
+
+    Runs through a :class:`~gigmarket.marketplace.Marketplace`, so releases
+    see the catalog's seller levels (top-rated sellers clear sooner) exactly
+    as the host's own calls do. ``policy`` must be the host's. A time in the
+    future is refused: a timer never runs before it is due. Running again
+    runs nothing more.
+    """
+    clock = clock if clock is not None else SystemClock()
+    now = clock.now()
+    if until is None:
+        until = now
+    else:
+        until = require_aware(until, "--until")
+        if until > now:
+            raise ValidationError(
+                f"{until.isoformat()} is in the future; a timer never runs before it is due",
+                field="--until",
+            )
+    market = Marketplace(storage, policy=policy, clock=clock)
+    executed: list[tuple[str, str, str]] = []
+    while True:
+        run = market.orders.run_due(until, limit=batch)
+        executed.extend(run.executed)
+        if run.count < batch:
+            break
+        if progress is not None:
+            progress(len(executed))
+    return DueSummary(until=until, executed=tuple(executed))
