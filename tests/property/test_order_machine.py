@@ -30,7 +30,10 @@ The machine takes its store from ``make_storage`` and its marketplace from
 from __future__ import annotations
 
 import itertools
+import os
 import sys
+import tempfile
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -38,7 +41,7 @@ from fractions import Fraction
 from typing import Any, ClassVar, TypeVar
 
 import pytest
-from hypothesis import event
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -79,6 +82,8 @@ from gigmarket.orders import (
 )
 from gigmarket.orders.audit import audit_orders
 from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.postgres import PostgresStorage
+from gigmarket.storage.sqlite import SQLiteStorage
 from tests.property.order_model import (
     ACTIONS,
     LEGAL,
@@ -135,6 +140,9 @@ that land on the policies' deadlines."""
 
 def other_currency(currency: str) -> str:
     return "JPY" if currency != "JPY" else "USD"
+
+
+POSTGRES_URL = os.environ.get("GIGMARKET_POSTGRES_URL")
 
 
 class OrderMachine(RuleBasedStateMachine):
@@ -822,6 +830,47 @@ class UpworkOrderMachine(OrderMachine):
 
 TestFiverrOrderMachine = FiverrOrderMachine.TestCase
 TestUpworkOrderMachine = UpworkOrderMachine.TestCase
+
+
+class SQLiteFiverrOrderMachine(FiverrOrderMachine):
+    """The same machine on a real SQLite file, one file per example."""
+
+    def make_storage(self) -> Any:
+        directory = tempfile.mkdtemp(prefix="gigmarket-orders-")
+        return SQLiteStorage(os.path.join(directory, "orders.db"), durability="normal")
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        finally:
+            self.storage.close()
+
+
+class PostgresUpworkOrderMachine(UpworkOrderMachine):
+    """The same machine on PostgreSQL, one schema per example."""
+
+    def make_storage(self) -> Any:
+        return PostgresStorage(POSTGRES_URL or "", schema=f"gm_orders_{uuid.uuid4().hex[:12]}")
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        finally:
+            self.storage.drop_schema()
+
+
+TestSQLiteFiverrOrderMachine = SQLiteFiverrOrderMachine.TestCase
+TestSQLiteFiverrOrderMachine.settings = settings(
+    TestSQLiteFiverrOrderMachine.settings, max_examples=60
+)  # a file per example and a commit per step: fewer examples keep CI within minutes
+PostgresUpworkOrderMachine.TestCase.settings = settings(
+    PostgresUpworkOrderMachine.TestCase.settings, max_examples=25
+)  # a server round trip per statement
+TestPostgresUpworkOrderMachine = pytest.mark.postgres(
+    pytest.mark.skipif(not POSTGRES_URL, reason="set GIGMARKET_POSTGRES_URL to run it")(
+        PostgresUpworkOrderMachine.TestCase
+    )
+)
 
 
 def test_the_hand_table_is_the_process() -> None:

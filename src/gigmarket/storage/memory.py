@@ -44,7 +44,8 @@ class MemoryStorage:
     def __init__(self) -> None:
         self.tables: dict[str, dict[Hashable, Any]] = defaultdict(dict)
         self.lists: dict[str, dict[Hashable, list[Any]]] = defaultdict(lambda: defaultdict(list))
-        self.lock = threading.RLock()
+        self.lock = threading.Lock()
+        self.active = threading.local()  # whether this thread has a unit of work open
 
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
@@ -209,7 +210,13 @@ class MemoryUnitOfWork:
     def __enter__(self) -> Self:
         if self._open:
             raise StorageError("this unit of work is already open")
+        if getattr(self._storage.active, "open", False):
+            # Like the SQL stores: one transaction per thread at a time. A nested
+            # unit of work would stage apart from the open one and could commit
+            # what the outer one then rolls back.
+            raise StorageError("a unit of work is already open on this thread")
         self._storage.lock.acquire()
+        self._storage.active.open = True
         self._open = True
         return self
 
@@ -223,6 +230,7 @@ class MemoryUnitOfWork:
             self.rollback()
         finally:
             self._open = False
+            self._storage.active.open = False
             self._storage.lock.release()
 
     def commit(self) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -84,6 +84,7 @@ class _Connection:
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self.connection = connection
+        self.in_unit_of_work = False
         self._sql: dict[str, str] = {}
 
     def _rewrite(self, sql: str) -> str:
@@ -137,14 +138,22 @@ class PostgresStorage:
         schema: str = "public",
         migrate: bool = True,
         connect_timeout: int = 10,
+        pool_size: int = 10,
+        pool_timeout: float = 30.0,
     ) -> None:
         if not _IDENTIFIER.fullmatch(schema):
             raise StorageError(f"{schema!r} is not a plain lower-case schema name")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise StorageError(f"pool_size must be a positive whole number, not {pool_size!r}")
         self.url = url
         self.schema = schema
         self.connect_timeout = connect_timeout
+        self.pool_size = pool_size
+        self.pool_timeout = pool_timeout
         self._local = threading.local()
         self._connections: list[_Connection] = []
+        self._idle: list[_Connection] = []
+        self._slots = threading.BoundedSemaphore(pool_size)
         self._lock = threading.Lock()
         try:
             if migrate:
@@ -159,50 +168,99 @@ class PostgresStorage:
         except BaseException:
             self.close()  # nobody else can: the caller never gets this object
             raise
+        self.release()  # the constructing thread keeps no connection it does not use
 
     def __repr__(self) -> str:
         return f"PostgresStorage(schema={self.schema!r})"  # the URL may hold a password
 
     def connection(self) -> _Connection:
-        """This thread's connection, opened on first use."""
-        connection: _Connection | None = getattr(self._local, "connection", None)
-        if connection is None or connection.connection.closed:
-            try:
-                raw = psycopg.connect(self.url, connect_timeout=self.connect_timeout)
-            except psycopg.Error as error:
-                raise StorageError(f"cannot connect to PostgreSQL: {error}") from error
-            connection = _Connection(raw)
-            try:
-                exists = connection.one(
-                    "SELECT 1 FROM pg_namespace WHERE nspname = ?", (self.schema,)
+        """This thread's connection: the one it holds, or one taken from the pool.
+
+        The pool holds at most ``pool_size`` connections. A unit of work takes
+        one when it is created and gives it back when it ends, so threads
+        share a few connections instead of each keeping its own; a thread that
+        waits longer than ``pool_timeout`` seconds for one gets a
+        :class:`~gigmarket.errors.TransientStorageError`.
+        """
+        held: _Connection | None = getattr(self._local, "connection", None)
+        if held is not None and not held.connection.closed:
+            return held
+        if held is not None:  # closed under us (a server restart): give back its slot
+            self._local.connection = None
+            self._slots.release()
+        if not self._slots.acquire(timeout=self.pool_timeout):
+            raise TransientStorageError(
+                f"all {self.pool_size} PostgreSQL connections stayed busy for "
+                f"{self.pool_timeout:g} s"
+            )
+        try:
+            connection = self._take_idle() or self._open()
+        except BaseException:
+            self._slots.release()
+            raise
+        self._local.connection = connection
+        return connection
+
+    def release(self) -> None:
+        """Give this thread's connection back to the pool, rolled back and clean."""
+        held: _Connection | None = getattr(self._local, "connection", None)
+        if held is None:
+            return
+        self._local.connection = None
+        try:
+            if not held.connection.closed:
+                held.rollback()
+                with self._lock:
+                    self._idle.append(held)
+        except StorageError:
+            held.connection.close()
+        finally:
+            self._slots.release()
+
+    def _take_idle(self) -> _Connection | None:
+        with self._lock:
+            while self._idle:
+                connection = self._idle.pop()
+                if not connection.connection.closed:
+                    return connection
+        return None
+
+    def _open(self) -> _Connection:
+        try:
+            raw = psycopg.connect(self.url, connect_timeout=self.connect_timeout)
+        except psycopg.Error as error:
+            raise StorageError(f"cannot connect to PostgreSQL: {error}") from error
+        connection = _Connection(raw)
+        try:
+            exists = connection.one("SELECT 1 FROM pg_namespace WHERE nspname = ?", (self.schema,))
+            if exists is None:
+                # CREATE SCHEMA IF NOT EXISTS is not safe against itself: of two
+                # connections creating one schema at once, one fails.
+                connection.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(?))", (f"gigmarket:{self.schema}",)
                 )
-                if exists is None:
-                    # CREATE SCHEMA IF NOT EXISTS is not safe against itself: of two
-                    # connections creating one schema at once, one fails.
-                    connection.execute(
-                        "SELECT pg_advisory_xact_lock(hashtext(?))", (f"gigmarket:{self.schema}",)
-                    )
-                    connection.script(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                connection.script(f'SET search_path TO "{self.schema}"')
-                connection.commit()
-            except BaseException:
-                raw.close()
-                raise
-            self._local.connection = connection
-            with self._lock:
-                self._connections.append(connection)
+                connection.script(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            connection.script(f'SET search_path TO "{self.schema}"')
+            connection.commit()
+        except BaseException:
+            raw.close()
+            raise
+        with self._lock:
+            self._connections.append(connection)
         return connection
 
     def close(self) -> None:
-        """Close every connection this storage opened."""
+        """Close every connection this storage opened; it may be used again after."""
         with self._lock:
             for connection in self._connections:
                 connection.connection.close()
             self._connections.clear()
+            self._idle.clear()
         self._local = threading.local()
+        self._slots = threading.BoundedSemaphore(self.pool_size)
 
     def __call__(self) -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(self.connection())
+        return PostgresUnitOfWork(self.connection(), release=self.release)
 
     def gig_search(
         self, *, clock: Clock | None = None, level_policy: SellerLevelPolicy = DEFAULT_LEVEL_POLICY
@@ -259,10 +317,12 @@ class PostgresStorage:
 
 
 class PostgresUnitOfWork:
-    """One transaction on this thread's connection (READ COMMITTED, row locks)."""
+    """One transaction on a pooled connection (READ COMMITTED, row locks); the
+    connection goes back to the pool when the ``with`` block ends."""
 
-    def __init__(self, db: _Connection) -> None:
+    def __init__(self, db: _Connection, *, release: Callable[[], None] = lambda: None) -> None:
         self._db = db
+        self._release = release
         self.ledger = SqlLedgerRepository(db)
         self.idempotency = SqlIdempotencyRepository(db)
         self.orders = SqlOrderRepository(db)
@@ -271,9 +331,13 @@ class PostgresUnitOfWork:
         self._open = False
 
     def __enter__(self) -> Self:
-        if self._open:
+        if self._open or self._db.in_unit_of_work:
+            # The thread's connection carries the open unit of work's writes: a
+            # second one would share (and its rollback discard) them. Refuse, as
+            # SQLite does.
             raise StorageError("a unit of work is already open on this thread")
         self._db.rollback()  # start clean: nothing left over from an earlier failure
+        self._db.in_unit_of_work = True
         self._open = True
         return self
 
@@ -284,7 +348,11 @@ class PostgresUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._open = False
-        self._db.rollback()
+        self._db.in_unit_of_work = False
+        try:
+            self._db.rollback()
+        finally:
+            self._release()
 
     def commit(self) -> None:
         if not self._open:

@@ -141,6 +141,19 @@ class StorageConformance:
             assert uow.ledger.get_account("x") is not None
             assert uow.ledger.get_account("y") is None
 
+    def test_a_nested_unit_of_work_is_refused_and_the_outer_one_survives(
+        self, storage: Any
+    ) -> None:
+        """One thread, one transaction at a time: a second unit of work opened
+        inside the first is refused, and the first still commits its writes."""
+        with storage() as uow:
+            uow.orders.add(_order("outer"))
+            with pytest.raises(StorageError), storage():
+                pass
+            uow.commit()
+        with storage() as uow:
+            assert uow.orders.get("outer") is not None
+
     def test_committed_work_is_visible_to_the_next_unit(self, storage: Any) -> None:
         with storage() as uow:
             uow.idempotency.add_idempotency(
