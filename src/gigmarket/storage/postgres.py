@@ -163,7 +163,7 @@ class PostgresStorage:
                     raise SchemaTooNew(found=found, supported=SCHEMA_VERSION)
                 raise StorageError(
                     f"the database has schema version {found}, this code needs "
-                    f"{SCHEMA_VERSION}: call migrate()"
+                    f"{SCHEMA_VERSION}: run `gigmarket migrate`, or open it with migrate=True"
                 )
         except BaseException:
             self.close()  # nobody else can: the caller never gets this object

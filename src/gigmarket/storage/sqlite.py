@@ -167,7 +167,7 @@ class SQLiteStorage:
         if found < SCHEMA_VERSION:
             raise StorageError(
                 f"the database has schema version {found}, this code needs {SCHEMA_VERSION}: "
-                "call migrate()"
+                "run `gigmarket migrate`, or open it with migrate=True"
             )
 
     def migrate(self, target: int = SCHEMA_VERSION) -> int:
