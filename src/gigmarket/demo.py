@@ -266,7 +266,7 @@ def _story(
     with market.ledger.transaction() as tx:
         flows = EscrowFlows(tx)
         flows.payout_sent(hold.id, idempotency_key="payout-sent-1")
-        flows.payout_paid(hold.id, gateway=market.policy.gateway, idempotency_key="payout-paid-1")
+        flows.payout_paid(hold.id, gateway=market.policy.gateway)
     say("Bank", "confirms the payout: the money has left the marketplace")
     final = table()
     out.write(

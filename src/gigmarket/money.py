@@ -348,6 +348,23 @@ def round_fraction(value: Fraction, mode: RoundingMode) -> int:
     return -whole if negative else whole
 
 
+_MAX_RATIONAL_DIGITS = 40
+"""A rate or ratio is written with at most this many digits before and after
+the point: far beyond any real fee or split, and small enough that exact
+arithmetic on it stays cheap (a value like ``Decimal("1E+10000000")`` would
+otherwise take seconds to turn into a fraction)."""
+
+
+def _bounded(value: Decimal | int | Fraction) -> bool:
+    if isinstance(value, Decimal):
+        return value.is_zero() or abs(value.adjusted()) <= _MAX_RATIONAL_DIGITS
+    if isinstance(value, int):
+        return value.bit_length() <= 4 * _MAX_RATIONAL_DIGITS
+    return max(value.numerator.bit_length(), value.denominator.bit_length()) <= (
+        4 * _MAX_RATIONAL_DIGITS
+    )
+
+
 def parse_rate(rate: RateLike) -> Fraction:
     """Read a rate exactly: ``Decimal("0.055")``, ``"0.055"``, ``"5.5%"``, ``0``.
 
@@ -363,17 +380,23 @@ def parse_rate(rate: RateLike) -> Fraction:
         text = rate.strip()
         percent = text.endswith("%")
         text = text.removesuffix("%").strip()
-        if not _PLAIN_DECIMAL.fullmatch(text):
+        if not _PLAIN_DECIMAL.fullmatch(text) or len(text) > 2 * _MAX_RATIONAL_DIGITS + 2:
             raise InvalidAmount(f"rate {original!r} is not a plain decimal", value=original)
         rate = Fraction(Decimal(text)) / (100 if percent else 1)
     elif isinstance(rate, Decimal):
         if not rate.is_finite():
             raise InvalidAmount(f"rate {rate} is not finite", value=original)
+        if not _bounded(rate):
+            raise AmountOutOfRange(f"rate {rate} is absurdly large or small", value=original)
         rate = Fraction(rate)
     elif isinstance(rate, int):
+        if not _bounded(rate):
+            raise AmountOutOfRange("a rate this large is absurd", value=original)
         rate = Fraction(rate)
     elif not isinstance(rate, Fraction):
         raise InvalidAmount(f"cannot read a rate from a {type(rate).__name__}", value=original)
+    elif not _bounded(rate):
+        raise AmountOutOfRange("a rate with this many digits is absurd", value=original)
     if rate < 0:
         raise AmountOutOfRange(f"rate {original!r} is negative", value=original)
     return rate
@@ -424,6 +447,8 @@ def _ratio(value: object, ratios: object) -> Fraction:
         raise InvalidRatios(f"ratio {value!r} must be an int, Decimal or Fraction", ratios=ratios)
     if isinstance(value, Decimal) and not value.is_finite():
         raise InvalidRatios(f"ratio {value} is not finite", ratios=ratios)
+    if not _bounded(value):
+        raise InvalidRatios("a ratio with this many digits is absurd", ratios=ratios)
     fraction = Fraction(value)
     if fraction < 0:
         raise InvalidRatios(f"ratio {value} is negative", ratios=ratios)

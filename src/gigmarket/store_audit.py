@@ -202,6 +202,10 @@ def _read_snapshot(storage: Any) -> Iterator[_Snapshot]:
             "gigmarket.escrow.audit.audit_ledger and gigmarket.orders.audit.audit_orders"
         )
     db = storage.connection()
+    if getattr(db, "in_unit_of_work", False) or getattr(db.connection, "in_transaction", False):
+        # The thread's connection carries an open unit of work: auditing on it
+        # would roll that transaction back (or be rolled into it).
+        raise StorageError("audit outside of a unit of work: one is open on this thread")
     on_sqlite = isinstance(storage, SQLiteStorage)
     reader = _ReadOnly(db)
     try:

@@ -142,3 +142,24 @@ def test_the_clock_in_the_story_moves_forward() -> None:
     clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
     clock.advance(timedelta(days=14))
     assert clock.now() == datetime(2026, 1, 15, tzinfo=UTC)
+
+
+def test_a_payout_confirmed_twice_moves_the_money_once(ledger: Ledger) -> None:
+    """A duplicated confirmation must not take another seller's money in flight."""
+    with ledger.transaction() as tx:
+        flows = EscrowFlows(tx)
+        for order, seller in (("20", "alice"), ("21", "bob")):
+            flows.fund(order, usd("40.00"), gateway="card")
+            flows.release(order, seller_id=seller, seller_net=usd("40.00"), platform_fees=usd("0"))
+            flows.clear(seller, usd("40.00"))
+        alice = flows.request_withdrawal("alice", usd("40.00"))
+        bob = flows.request_withdrawal("bob", usd("40.00"))
+        flows.payout_sent(alice.id)
+        flows.payout_sent(bob.id)
+        first = flows.payout_paid(alice.id, gateway="card")
+    with ledger.transaction() as tx:
+        assert EscrowFlows(tx).payout_paid(alice.id, gateway="card") == first
+    assert balance(ledger, chart.payouts_in_flight("USD")) == usd("40.00")  # bob's, untouched
+    with ledger.transaction() as tx:
+        EscrowFlows(tx).payout_paid(bob.id, gateway="card")
+    assert balance(ledger, chart.payouts_in_flight("USD")) == usd("0.00")

@@ -22,10 +22,14 @@ account                        holds                                         may
 
 from __future__ import annotations
 
+import re
+
+from gigmarket.errors import ValidationError
 from gigmarket.money import currency_code
 
 __all__ = [
     "buyer_credit",
+    "check_party",
     "gateway",
     "order_escrow",
     "payouts_in_flight",
@@ -36,34 +40,52 @@ __all__ = [
 ]
 
 
+_PARTY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+\-]{0,99}")
+
+
+def check_party(party_id: object, field: str = "id") -> str:
+    """Return ``party_id`` if it can name a party's accounts, else raise.
+
+    Ids become part of account codes (``seller:<id>:pending:USD``), so they
+    use the account-code alphabet without ``:`` (which separates the parts):
+    letters, digits and ``_.@+-``, at most 100 characters.
+    """
+    if not isinstance(party_id, str) or not _PARTY.fullmatch(party_id):
+        raise ValidationError(
+            f"{party_id!r} cannot name an account: use letters, digits and _.@+- (at most 100)",
+            field=field,
+        )
+    return party_id
+
+
 def gateway(name: str, currency: object) -> str:
     """The world side of payment gateway ``name``: the only negative balances."""
-    return f"gateway:{name}:{currency_code(currency)}"
+    return f"gateway:{check_party(name, 'gateway')}:{currency_code(currency)}"
 
 
 def order_escrow(order_id: str) -> str:
     """What the buyer of ``order_id`` paid, held until the order settles."""
-    return f"escrow:order:{order_id}"
+    return f"escrow:order:{check_party(order_id, 'order_id')}"
 
 
 def buyer_credit(buyer_id: str, currency: object) -> str:
     """Refunds a buyer chose to keep as marketplace balance."""
-    return f"buyer:{buyer_id}:credit:{currency_code(currency)}"
+    return f"buyer:{check_party(buyer_id, 'buyer_id')}:credit:{currency_code(currency)}"
 
 
 def seller_pending(seller_id: str, currency: object) -> str:
     """Released earnings waiting out the clearance period."""
-    return f"seller:{seller_id}:pending:{currency_code(currency)}"
+    return f"seller:{check_party(seller_id, 'seller_id')}:pending:{currency_code(currency)}"
 
 
 def seller_available(seller_id: str, currency: object) -> str:
     """Cleared earnings the seller may withdraw."""
-    return f"seller:{seller_id}:available:{currency_code(currency)}"
+    return f"seller:{check_party(seller_id, 'seller_id')}:available:{currency_code(currency)}"
 
 
 def seller_debt(seller_id: str, currency: object) -> str:
     """What a seller owes after a refund the platform could not claw back."""
-    return f"seller:{seller_id}:debt:{currency_code(currency)}"
+    return f"seller:{check_party(seller_id, 'seller_id')}:debt:{currency_code(currency)}"
 
 
 def payouts_in_flight(currency: object) -> str:

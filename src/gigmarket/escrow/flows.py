@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from gigmarket.errors import ValidationError
+from gigmarket.errors import InsufficientFunds, ValidationError
 from gigmarket.escrow import chart
 from gigmarket.escrow.ledger import LedgerTransaction
 from gigmarket.escrow.model import Hold, HoldStatus, JournalEntry, Posting
@@ -77,10 +77,22 @@ class EscrowFlows:
         currency = self.tx.account(escrow).currency
         if not shares:
             raise ValidationError("a settlement needs at least one share", field="shares")
-        for code, amount in shares.items():
+        for code, amount in shares.items():  # every check first: a refusal opens nothing
+            if not isinstance(amount, Amount):
+                raise ValidationError("a share is an Amount", field=f"shares.{code}")
             amount.require_positive(f"the share of {code}")
-            self._open(code, currency, allow_negative=code.startswith("gateway:"))
+            amount.require_currency(currency)
         total = sum_amounts(shares.values(), currency)
+        self.tx.balance(escrow).available.require_currency(currency)
+        if total > self.tx.balance(escrow).available:
+            raise InsufficientFunds(
+                account=escrow,
+                currency=currency,
+                available=self.tx.balance(escrow).available.units,
+                requested=total.units,
+            )
+        for code in shares:
+            self._open(code, currency, allow_negative=code.startswith("gateway:"))
         return self.tx.post(
             [Posting(escrow, -total), *(Posting(code, amount) for code, amount in shares.items())],
             memo=memo or f"settlement of order {order_id}",
@@ -141,10 +153,14 @@ class EscrowFlows:
         """The gateway accepted the payout: the held money is now in flight."""
         return self.tx.post_hold(hold_id, idempotency_key=idempotency_key)
 
-    def payout_paid(
-        self, hold_id: str, *, gateway: str, idempotency_key: str | None = None
-    ) -> JournalEntry:
-        """The gateway confirmed the payout: the money has left the platform."""
+    def payout_paid(self, hold_id: str, *, gateway: str) -> JournalEntry:
+        """The gateway confirmed the payout: the money has left the platform.
+
+        Confirming one payout twice (a duplicated webhook, a retried job)
+        returns the first entry: the move is keyed by the hold, not by the
+        caller, because ``payouts:in_flight`` is shared by every seller and a
+        second move would spend someone else's money.
+        """
         hold = self.tx.hold(hold_id)
         if hold.status is not HoldStatus.POSTED or hold.posted_amount is None:
             raise ValidationError(
@@ -160,7 +176,7 @@ class EscrowFlows:
             amount,
             memo=f"payout {hold_id} confirmed",
             references=list(hold.references),
-            idempotency_key=idempotency_key,
+            idempotency_key=f"payout-paid:{hold_id}",
         )
 
     def withdrawal_cancelled(self, hold_id: str, *, idempotency_key: str | None = None) -> Hold:

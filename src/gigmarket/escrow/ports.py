@@ -60,8 +60,17 @@ class LedgerRepository(Protocol):
 
     def get_hold(self, hold_id: str) -> Hold | None: ...
 
+    def lock_hold(self, hold_id: str) -> Hold | None:
+        """Read a hold about to be resolved, locking it where the engine locks
+        rows, so that a second resolution waits and then sees the first."""
+        ...
+
     def save_hold(self, hold: Hold) -> None:
-        """Replace a stored hold (status changes only)."""
+        """Replace a stored hold that is still pending (its resolution).
+
+        Raises :class:`~gigmarket.errors.TransientStorageError` if the stored
+        hold is no longer pending: another transaction resolved it first.
+        """
         ...
 
     def accounts(self) -> Sequence[LedgerAccount]:

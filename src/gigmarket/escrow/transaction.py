@@ -69,8 +69,31 @@ def _check_code(code: object) -> str:
     return code
 
 
+_MAX_ID = 200
+
+
+def _check_id(value: object, field: str) -> str:
+    """An entry or hold id: printable text, checked before it reaches a store."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > _MAX_ID
+        or not value.isprintable()
+        or any("\ud800" <= char <= "\udfff" for char in value)
+    ):
+        raise ValidationError(
+            f"must be an id of at most {_MAX_ID} printable characters", field=field
+        )
+    return value
+
+
 def _check_text(text: object, field: str) -> str:
-    if not isinstance(text, str) or len(text) > _MAX_TEXT or not text.isprintable():
+    if (
+        not isinstance(text, str)
+        or len(text) > _MAX_TEXT
+        or not text.isprintable()
+        or any("\ud800" <= char <= "\udfff" for char in text)
+    ):
         raise ValidationError(
             f"must be printable text of at most {_MAX_TEXT} characters", field=field
         )
@@ -78,8 +101,8 @@ def _check_text(text: object, field: str) -> str:
 
 
 def _check_references(references: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(references, str):
-        raise ValidationError("pass a sequence of references, not one string", field="references")
+    if isinstance(references, str | bytes) or not isinstance(references, Iterable):
+        raise ValidationError("pass a sequence of references", field="references")
     checked = tuple(_check_text(r, "references") for r in references)
     if any(not r for r in checked):
         raise ValidationError("a reference must not be empty", field="references")
@@ -126,10 +149,14 @@ class LedgerTransaction:
         self, code: str, currency: object, *, allow_negative: bool = False
     ) -> LedgerAccount:
         """Open an account, or return it if it is already open with the same settings."""
+        if type(allow_negative) is not bool:
+            # bool("false") is True: a truthy string must not open an account
+            # that may be overdrawn.
+            raise ValidationError("must be True or False", field="allow_negative")
         account = LedgerAccount(
             code=_check_code(code),
             currency=currency_code(currency),
-            allow_negative=bool(allow_negative),
+            allow_negative=allow_negative,
         )
         existing = self.uow.ledger.get_account(code)
         if existing is not None:
@@ -160,13 +187,13 @@ class LedgerTransaction:
     # -- queries ----------------------------------------------------------
 
     def entry(self, entry_id: str) -> JournalEntry:
-        entry = self.uow.ledger.get_entry(entry_id)
+        entry = self.uow.ledger.get_entry(_check_id(entry_id, "entry_id"))
         if entry is None:
             raise EntryNotFound(entry_id)
         return entry
 
     def hold(self, hold_id: str) -> Hold:
-        hold = self.uow.ledger.get_hold(hold_id)
+        hold = self.uow.ledger.get_hold(_check_id(hold_id, "hold_id"))
         if hold is None:
             raise HoldNotFound(hold_id)
         return hold
@@ -178,6 +205,8 @@ class LedgerTransaction:
 
     def entries_with_reference(self, reference: str) -> Sequence[JournalEntry]:
         """Entries carrying ``reference`` (an order id, a payout id...), oldest first."""
+        if not _check_text(reference, "reference"):
+            raise ValidationError("a reference must not be empty", field="reference")
         return self.uow.ledger.entries_with_reference(reference)
 
     def reversal_of(self, entry_id: str) -> JournalEntry | None:
@@ -196,7 +225,10 @@ class LedgerTransaction:
         idempotency_key: str | None = None,
     ) -> JournalEntry:
         """Record one balanced journal entry of any number of postings."""
-        lines = tuple(_as_posting(item) for item in postings)
+        given: object = postings
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            raise ValidationError("pass a sequence of postings", field="postings")
+        lines = tuple(_as_posting(item) for item in given)
         memo = _check_text(memo, "memo")
         refs = _check_references(references)
         digest = fingerprint(
@@ -246,6 +278,7 @@ class LedgerTransaction:
         It obeys the same rules as any entry, so reversing a payment whose money
         has already moved on fails with :class:`InsufficientFunds`.
         """
+        entry_id = _check_id(entry_id, "entry_id")
         memo = _check_text(memo, "memo")
         digest = fingerprint({"entry": entry_id, "memo": memo})
         previous = replayed(self.uow.idempotency, idempotency_key, "reverse", digest)
@@ -324,6 +357,7 @@ class LedgerTransaction:
         idempotency_key: str | None = None,
     ) -> JournalEntry:
         """Post all of a pending hold, or part of it (the rest is released)."""
+        hold_id = _check_id(hold_id, "hold_id")
         value = None if amount is None else _as_amount(amount).require_positive()
         memo = _check_text(memo, "memo")
         digest = fingerprint(
@@ -363,6 +397,7 @@ class LedgerTransaction:
 
     def void_hold(self, hold_id: str, *, idempotency_key: str | None = None) -> Hold:
         """Release a pending hold entirely; nothing is posted."""
+        hold_id = _check_id(hold_id, "hold_id")
         digest = fingerprint({"hold": hold_id})
         previous = replayed(self.uow.idempotency, idempotency_key, "void_hold", digest)
         if previous is not None:
@@ -378,7 +413,9 @@ class LedgerTransaction:
     # -- the one place that writes an entry -------------------------------
 
     def _pending(self, hold_id: str) -> Hold:
-        hold = self.hold(hold_id)
+        hold = self.uow.ledger.lock_hold(hold_id)
+        if hold is None:
+            raise HoldNotFound(hold_id)
         if hold.status is not HoldStatus.PENDING:
             raise HoldAlreadyResolved(hold_id=hold_id, status=hold.status.value)
         return hold

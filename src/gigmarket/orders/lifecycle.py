@@ -429,8 +429,18 @@ def _t(
         actors=who,
         guards=guards,
         effects=effects,
+        parameters=_PARAMETERS.get(action, frozenset()),
         description=description,
     )
+
+
+_PARAMETERS: Mapping[str, frozenset[str]] = {
+    "pay": frozenset({"amount", "reference"}),
+    "submit_requirements": frozenset({"answers"}),
+    "request_cancellation": frozenset({"reason"}),
+    "resolve_dispute": frozenset({"resolution"}),
+}
+"""What each action of the default process reads from its caller."""
 
 
 _CANCELLABLE = (S.AWAITING_REQUIREMENTS, S.IN_PROGRESS, S.DELIVERED)

@@ -64,6 +64,8 @@ class Transition(Generic[C]):
     actors: frozenset[Actor]
     guards: tuple[Guard[C], ...] = ()
     effects: tuple[str, ...] = ()
+    parameters: frozenset[str] = frozenset()
+    """The keyword arguments this transition reads; any other is refused."""
     description: str = ""
 
 

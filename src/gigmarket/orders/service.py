@@ -165,6 +165,10 @@ class OrderDesk:
             raise ValidationError("expected an Offer", field="offer")
         if not isinstance(buyer_id, str) or not buyer_id or buyer_id == offer.seller_id:
             raise ValidationError("a buyer other than the seller is required", field="buyer_id")
+        # Refunds and releases go to accounts named after these ids: an id that
+        # cannot name an account would trap the order's money in escrow for good.
+        chart.check_party(buyer_id, "buyer_id")
+        chart.check_party(offer.seller_id, "offer.seller_id")
         if isinstance(offer.quantity, bool) or not 1 <= offer.quantity <= 100:
             raise ValidationError("between 1 and 100", field="offer.quantity")
         now = self.clock.now()
@@ -283,12 +287,11 @@ class OrderDesk:
         *,
         actor: Actor,
         account_id: str | None = None,
-        at: datetime | None = None,
         **params: object,
     ) -> Order:
         """Take ``action`` on an order as ``actor`` (the account ``account_id``
         for a buyer or a seller). Every named command goes through here."""
-        now = require_aware(at, "at") if at is not None else self.clock.now()
+        now = self.clock.now()  # never the caller's: time guards and deadlines depend on it
         with self._storage() as uow:
             order = self._load(uow, order_id)
             result = self._transition(
@@ -324,6 +327,9 @@ class OrderDesk:
             raise WrongActor(**refusal, reason="another party takes this action")
         if actor in (Actor.BUYER, Actor.SELLER) and account_id != order.party(actor):
             raise WrongActor(**refusal, reason=f"{account_id!r} is not this order's {actor.value}")
+        unknown = sorted(set(params).difference(*(t.parameters for t in allowed)))
+        if unknown:
+            raise ValidationError(f"{action} takes no {unknown[0]!r}", field=unknown[0])
         if actor is Actor.SYSTEM and (early := self._not_yet_due(order, action, now)):
             raise GuardFailed(**refusal, reason=early)
         ledger = LedgerTransaction(uow, self.clock, self.ids)

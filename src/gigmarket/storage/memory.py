@@ -16,7 +16,7 @@ from collections.abc import Collection, Hashable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from gigmarket.errors import StorageError
+from gigmarket.errors import StorageError, TransientStorageError
 from gigmarket.escrow.model import AccountBalance, Hold, HoldStatus, JournalEntry, LedgerAccount
 from gigmarket.idempotency import IdempotencyRecord
 from gigmarket.storage.memory_catalog import MemoryCatalogRepository
@@ -163,9 +163,15 @@ class MemoryLedgerRepository:
         hold: Hold | None = self._tx.get("ledger_holds", hold_id)
         return hold
 
+    def lock_hold(self, hold_id: str) -> Hold | None:
+        return self.get_hold(hold_id)  # units of work are serialised already
+
     def save_hold(self, hold: Hold) -> None:
-        if self.get_hold(hold.id) is None:
+        stored = self.get_hold(hold.id)
+        if stored is None:
             raise StorageError(f"hold {hold.id!r} was never added")
+        if stored.status is not HoldStatus.PENDING:
+            raise TransientStorageError(f"hold {hold.id!r} was resolved by another transaction")
         self._tx.put("ledger_holds", hold.id, hold)
 
     def accounts(self) -> Sequence[LedgerAccount]:

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from gigmarket.errors import ConcurrencyConflict, StorageError
+from gigmarket.errors import ConcurrencyConflict, StorageError, TransientStorageError
 from gigmarket.escrow.model import (
     AccountBalance,
     Hold,
@@ -214,13 +214,27 @@ class SqlLedgerRepository:
         row = self._db.one("SELECT document FROM ledger_holds WHERE id = ?", (hold_id,))
         return None if row is None else decode(Hold, json.loads(row[0]))
 
+    def lock_hold(self, hold_id: str) -> Hold | None:
+        row = self._db.one(
+            f"SELECT document FROM ledger_holds WHERE id = ?{self._db.for_update}",  # noqa: S608
+            (hold_id,),
+        )
+        return None if row is None else decode(Hold, json.loads(row[0]))
+
     def save_hold(self, hold: Hold) -> None:
+        # Only a pending hold may change: of two transactions resolving one hold
+        # at once, the second finds it resolved here (its UPDATE waits for the
+        # first's row lock, then re-checks the status), fails, and is retried,
+        # which then refuses it as already resolved. Without the condition both
+        # would post, and the money would move twice.
         cursor = self._db.execute(
-            "UPDATE ledger_holds SET status = ?, document = ? WHERE id = ?",
-            (hold.status.value, json.dumps(encode(hold)), hold.id),
+            "UPDATE ledger_holds SET status = ?, document = ? WHERE id = ? AND status = ?",
+            (hold.status.value, json.dumps(encode(hold)), hold.id, HoldStatus.PENDING.value),
         )
         if cursor.rowcount != 1:
-            raise StorageError(f"hold {hold.id!r} was never added")
+            if self._db.one("SELECT 1 FROM ledger_holds WHERE id = ?", (hold.id,)) is None:
+                raise StorageError(f"hold {hold.id!r} was never added")
+            raise TransientStorageError(f"hold {hold.id!r} was resolved by another transaction")
 
     def accounts(self) -> Sequence[LedgerAccount]:
         return [

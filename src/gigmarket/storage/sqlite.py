@@ -59,6 +59,10 @@ class _Cursor:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
+        self.in_unit_of_work = False
+        self.begin_on_next = False
+        """Set by a commit inside an open unit of work: the next statement
+        starts the unit of work's next transaction."""
 
     def insert_returning_seq(self, sql: str, parameters: Sequence[Any]) -> int:
         row = self.one(sql, parameters)
@@ -66,6 +70,9 @@ class _Cursor:
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:
+            if self.begin_on_next and not self.connection.in_transaction:
+                self.begin_on_next = False
+                self.connection.execute("BEGIN IMMEDIATE")
             return self.connection.execute(sql, parameters)
         except sqlite3.Error as error:
             raise StorageError(f"SQLite: {error}") from error
@@ -224,9 +231,10 @@ class SQLiteUnitOfWork:
         self._open = False
 
     def __enter__(self) -> Self:
-        if self._open or self._db.connection.in_transaction:
+        if self._open or self._db.in_unit_of_work or self._db.connection.in_transaction:
             raise StorageError("a unit of work is already open on this thread")
         self._db.execute("BEGIN IMMEDIATE")
+        self._db.in_unit_of_work = True
         self._open = True
         return self
 
@@ -237,6 +245,8 @@ class SQLiteUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._open = False
+        self._db.in_unit_of_work = False
+        self._db.begin_on_next = False
         if self._db.connection.in_transaction:
             try:
                 self._db.connection.rollback()
@@ -244,14 +254,18 @@ class SQLiteUnitOfWork:
                 raise StorageError(f"SQLite: rollback failed: {error}") from error
 
     def commit(self) -> None:
-        """Commit what was written so far; the unit of work stays usable."""
+        """Commit what was written so far; the unit of work stays usable.
+
+        The next transaction begins with the next statement, not here: if
+        beginning it failed inside ``commit()``, a caller would take a durable
+        commit for a failed one and might pay twice.
+        """
         if not self._open:
             raise StorageError("commit() outside of a 'with' block")
         self._db.execute("COMMIT")
-        self._db.execute("BEGIN IMMEDIATE")
+        self._db.begin_on_next = True
 
     def rollback(self) -> None:
         if self._db.connection.in_transaction:
             self._db.execute("ROLLBACK")
-        if self._open:
-            self._db.execute("BEGIN IMMEDIATE")
+        self._db.begin_on_next = self._open

@@ -247,11 +247,11 @@ def test_timer_actions_wait_for_their_timer(
     order = world.drive(state)
     (timer,) = [t for t in world.desk.timers(order.id) if t.action == action and t.done_at is None]
     params = _params(action, order)
+    world.clock.set(timer.due_at - timedelta(seconds=1))
     with pytest.raises(GuardFailed):
-        world.desk.act(
-            order.id, action, actor=Actor.SYSTEM, **params, at=timer.due_at - timedelta(seconds=1)
-        )
-    done = world.desk.act(order.id, action, actor=Actor.SYSTEM, **params, at=timer.due_at)
+        world.desk.act(order.id, action, actor=Actor.SYSTEM, **params)
+    world.clock.set(timer.due_at)
+    done = world.desk.act(order.id, action, actor=Actor.SYSTEM, **params)
     assert done.state is not order.state
 
 
