@@ -58,6 +58,11 @@ __all__ = ["DueRun", "OrderDesk"]
 
 SUB_RATINGS_MAX = 5
 
+TIMER_ATTEMPTS = 8
+"""How many times a failing timer's action is tried before it is given up."""
+TIMER_RETRY_DELAY = timedelta(hours=1)
+TIMER_RETRY_CAP = timedelta(days=1)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -594,21 +599,40 @@ class OrderDesk:
     def _record_failure(
         self, timer: ScheduledAction, error: GigmarketError, until: datetime
     ) -> tuple[str, str, str] | None:
-        """Retire a timer whose action was refused, and tell the operators.
+        """Retire a timer whose action was refused, try it again later, and tell
+        the operators.
 
         Its transaction was rolled back, so nothing of the action happened;
-        the timer is marked ``failed: <code>`` and a ``timer.failed`` event
-        carries the reason, so one bad timer cannot block every timer due
-        after it. ``None`` if another worker retired the timer first (this
-        is a second transaction: the timer is not locked in between).
+        the timer is marked ``failed: <code>``, so one bad timer cannot block
+        every timer due after it. Because a timer is often the only thing that
+        moves an order's money, the same action is armed again with a growing
+        delay (1 h, 2 h, 4 h ... at most a day, :data:`TIMER_ATTEMPTS` times);
+        each failure emits a ``timer.failed`` event saying when it will be
+        retried, or that it was given up. ``None`` if another worker retired
+        the timer first.
         """
         outcome = f"failed: {error.code}"
+        payload = dict(timer.payload)
+        attempt = int(payload.get("attempt", "1"))
+        retry_at = until + min(TIMER_RETRY_DELAY * 2 ** (attempt - 1), TIMER_RETRY_CAP)
         with self._storage() as uow:
             stored = [t for t in uow.orders.timers_for(timer.order_id) if t.id == timer.id]
             if not stored or stored[0].done_at is not None:
                 return None
             order = self._load(uow, timer.order_id)
             uow.orders.save_timer(attrs.evolve(timer, done_at=until, outcome=outcome))
+            retrying_again = attempt < TIMER_ATTEMPTS
+            if retrying_again:
+                uow.orders.add_timer(
+                    attrs.evolve(
+                        timer,
+                        id=self.ids(),
+                        due_at=retry_at,
+                        done_at=None,
+                        outcome=None,
+                        payload=tuple(sorted({**payload, "attempt": str(attempt + 1)}.items())),
+                    )
+                )
             self._append(
                 uow,
                 order,
@@ -616,7 +640,13 @@ class OrderDesk:
                 [
                     (
                         "timer.failed",
-                        {"action": timer.action, "error": error.code, "reason": str(error)},
+                        {
+                            "action": timer.action,
+                            "error": error.code,
+                            "reason": str(error),
+                            "attempt": attempt,
+                            "retry_at": retry_at.isoformat() if retrying_again else None,
+                        },
                     )
                 ],
             )

@@ -8,6 +8,7 @@ from datetime import timedelta
 from gigmarket.escrow import chart
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.orders.model import ScheduledAction
+from gigmarket.orders.service import TIMER_ATTEMPTS
 from tests.unit.orders.helpers import WorldFactory
 
 
@@ -38,3 +39,44 @@ def test_a_failing_timer_is_reported_and_the_rest_still_run(make_world: WorldFac
     ]
     assert Ledger(world.storage).balance(chart.platform_revenue("USD")).posted.units > 0
     assert world.desk.run_due(now + timedelta(days=4)).count == 0
+    assert failed[0].payload["attempt"] == 1
+    assert failed[0].payload["retry_at"] is not None
+
+
+def test_a_failing_timer_is_retried_with_backoff_then_given_up(make_world: WorldFactory) -> None:
+    """A timer is often the only thing that moves an order's money: a failure
+    is retried later (1 h, 2 h, 4 h ...) and only given up after the last try."""
+    world = make_world()
+    order = world.drive("delivered")
+    now = world.clock.now()
+    with world.storage() as uow:
+        uow.orders.add_timer(
+            ScheduledAction(
+                id="a-broken-clearance",
+                order_id=order.id,
+                action="clear",
+                due_at=now,
+                payload=(("currency", "USD"), ("seller_id", order.seller_id), ("units", "999999")),
+            )
+        )
+        uow.commit()
+    moment = now
+    retries: list[object] = []
+    for _ in range(TIMER_ATTEMPTS):
+        world.desk.run_due(moment)
+        failures = [e for e in world.desk.pending_events(1000) if e.type == "timer.failed"]
+        retries.append(failures[-1].payload["retry_at"])
+        moment += timedelta(days=1)
+    attempts = [
+        e.payload["attempt"] for e in world.desk.pending_events(1000) if e.type == "timer.failed"
+    ]
+    assert attempts == list(range(1, TIMER_ATTEMPTS + 1))
+    assert retries[-1] is None  # given up after the last attempt
+    assert all(retry is not None for retry in retries[:-1])
+    with world.storage() as uow:
+        still_armed = [
+            t
+            for t in uow.orders.timers_for(order.id)
+            if t.done_at is None and dict(t.payload).get("units") == "999999"
+        ]
+    assert still_armed == []  # given up: nothing left to retry
