@@ -138,12 +138,6 @@ def test_the_demo_refuses_an_existing_database(tmp_path: Path) -> None:
     assert refused.value.field == "db"
 
 
-def test_the_clock_in_the_story_moves_forward() -> None:
-    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
-    clock.advance(timedelta(days=14))
-    assert clock.now() == datetime(2026, 1, 15, tzinfo=UTC)
-
-
 def test_a_payout_confirmed_twice_moves_the_money_once(ledger: Ledger) -> None:
     """A duplicated confirmation must not take another seller's money in flight."""
     with ledger.transaction() as tx:

@@ -72,16 +72,31 @@ def test_odd_inputs_get_a_gigmarket_error_not_a_python_one(ledger: Ledger, call:
         call(ledger)
 
 
-def test_a_refused_settlement_opens_no_account() -> None:
+def test_an_invalid_settlement_opens_no_account() -> None:
     ledger = Ledger(MemoryStorage())
     with ledger.transaction() as tx:
         EscrowFlows(tx).fund("1", usd("5.00"), gateway="card")
     with ledger.transaction() as tx:
-        with pytest.raises(InsufficientFunds):
-            EscrowFlows(tx).settle("1", {chart.seller_pending("new", "USD"): usd("5.01")})
         with pytest.raises(CurrencyMismatch):
             EscrowFlows(tx).settle("1", {chart.seller_pending("new", "USD"): Amount.of(5, "EUR")})
+        with pytest.raises(AmountOutOfRange):
+            EscrowFlows(tx).settle("1", {chart.seller_pending("new", "USD"): usd("-1.00")})
         assert tx.uow.ledger.get_account(chart.seller_pending("new", "USD")) is None
+
+
+def test_a_settlement_replayed_by_key_returns_its_first_entry() -> None:
+    """Escrow is empty after the first settlement; the replay must not be
+    judged an overdraft before the ledger sees its key."""
+    ledger = Ledger(MemoryStorage())
+    share = {chart.seller_pending("s", "USD"): usd("5.00")}
+    with ledger.transaction() as tx:
+        EscrowFlows(tx).fund("1", usd("5.00"), gateway="card")
+    with ledger.transaction() as tx:
+        first = EscrowFlows(tx).settle("1", share, idempotency_key="settle-1")
+    with ledger.transaction() as tx:
+        assert EscrowFlows(tx).settle("1", share, idempotency_key="settle-1") == first
+    with ledger.transaction() as tx, pytest.raises(InsufficientFunds):
+        EscrowFlows(tx).settle("1", share, idempotency_key="settle-2")
 
 
 def test_a_sqlite_commit_does_not_begin_the_next_transaction(tmp_path: Path) -> None:

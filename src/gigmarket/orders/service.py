@@ -221,6 +221,10 @@ class OrderDesk:
         Replaying the same reference is harmless: an order already paid with
         it is returned unchanged.
         """
+        if not isinstance(reference, str) or not reference:
+            # Checked first: a missing reference would otherwise look like the
+            # replay of an unpaid order's (missing) reference.
+            raise ValidationError("a payment needs its gateway reference", field="reference")
         value = Amount.of(amount)
         with self._storage() as uow:
             order = self._load(uow, order_id)
@@ -754,11 +758,3 @@ class OrderDesk:
                     payload={"state": order.state.value, **payload},
                 )
             )
-
-
-def escrow_balance(uow: OrdersUnitOfWork, order_id: str) -> int:
-    """What the ledger holds in an order's escrow account (0 if never funded)."""
-    code = chart.order_escrow(order_id)
-    if uow.ledger.get_account(code) is None:
-        return 0
-    return uow.ledger.lock_balances([code])[code].posted

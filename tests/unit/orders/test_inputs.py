@@ -59,3 +59,17 @@ def test_a_caller_cannot_choose_the_time_of_an_action(make_world: WorldFactory) 
         )
     assert refused.value.field == "at"
     assert world.snapshot() == before
+
+
+@pytest.mark.parametrize("reference", [None, "", 42])
+def test_a_payment_without_a_reference_is_refused(
+    make_world: WorldFactory, reference: object
+) -> None:
+    """Not mistaken for the replay of an unpaid order's missing reference."""
+    world = make_world()
+    order = world.drive("pending_payment")
+    before = world.snapshot()
+    with pytest.raises(ValidationError) as refused:
+        world.desk.record_payment(order.id, order.price.total_charged, reference=reference)  # type: ignore[arg-type]
+    assert refused.value.field == "reference"
+    assert world.snapshot() == before
