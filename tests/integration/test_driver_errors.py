@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,42 @@ def test_sqlite_a_locked_database(sqlite_store: SQLiteStorage, tmp_path: Path) -
         finally:
             other.execute("ROLLBACK")
             impatient.close()
-    _translated(raised.value, sqlite3.OperationalError)
+    # Nothing was written and the lock is another's: running it again is safe.
+    _translated(raised.value, sqlite3.OperationalError, transient=True)
+
+
+def _journal_mode(path: Path) -> str:
+    with contextlib.closing(_CONNECT(path)) as plain:
+        return str(plain.execute("PRAGMA journal_mode").fetchone()[0])
+
+
+def test_sqlite_opening_waits_for_a_lock_on_a_new_file(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs an exclusive lock, which SQLite refuses
+    at once (without its busy handler) while another connection holds one; the
+    opener waits, within ``busy_timeout``, instead of failing."""
+    path = tmp_path / "new.db"
+    other = _CONNECT(path, isolation_level=None, check_same_thread=False)
+    with contextlib.closing(other):
+        other.execute("BEGIN EXCLUSIVE")
+        other.execute("CREATE TABLE squatter (x)")
+        threading.Timer(0.2, other.execute, ("COMMIT",)).start()
+        storage = SQLiteStorage(path, busy_timeout=10)
+    storage.close()
+    assert _journal_mode(path) == "wal"
+
+
+def test_sqlite_opening_gives_up_after_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with contextlib.closing(_CONNECT(path, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        other.execute("CREATE TABLE squatter (x)")
+        try:
+            with pytest.raises(StorageError) as raised:
+                SQLiteStorage(path, busy_timeout=0.1)
+        finally:
+            other.execute("ROLLBACK")
+    _translated(raised.value, sqlite3.OperationalError, transient=True)
+    assert _journal_mode(path) != "wal"
 
 
 @pytest.mark.parametrize(

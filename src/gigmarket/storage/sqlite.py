@@ -23,13 +23,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
 
 from gigmarket.catalog.reputation import DEFAULT_LEVEL_POLICY, SellerLevelPolicy
 from gigmarket.clock import Clock
-from gigmarket.errors import SchemaTooNew, StorageError
+from gigmarket.errors import SchemaTooNew, StorageError, TransientStorageError
 from gigmarket.storage.sql import (
     SqlIdempotencyRepository,
     SqlLedgerRepository,
@@ -74,6 +75,12 @@ class _Cursor:
                 self.begin_on_next = False
                 self.connection.execute("BEGIN IMMEDIATE")
             return self.connection.execute(sql, parameters)
+        except sqlite3.OperationalError as error:
+            if _is_busy(error):
+                # Still locked after busy_timeout: nothing of this unit of work
+                # is committed, so running it again later is safe.
+                raise TransientStorageError(f"SQLite: {error}") from error
+            raise StorageError(f"SQLite: {error}") from error
         except sqlite3.Error as error:
             raise StorageError(f"SQLite: {error}") from error
 
@@ -82,6 +89,11 @@ class _Cursor:
 
     def all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         return self.execute(sql, parameters).fetchall()
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the lock."""
+    return error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class SQLiteStorage:
@@ -128,7 +140,7 @@ class SQLiteStorage:
                 raise StorageError(f"cannot open {self.path!r}: {error}") from error
             cursor = _Cursor(connection)
             try:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                self._enter_wal(connection)
                 cursor.execute(f"PRAGMA synchronous={self.durability.upper()}")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
@@ -137,6 +149,32 @@ class SQLiteStorage:
                 raise
             self._local.cursor = cursor
         return cursor
+
+    def _enter_wal(self, connection: sqlite3.Connection) -> None:
+        """Switch the file to WAL, waiting up to ``busy_timeout`` for other openers.
+
+        Turning WAL on needs an exclusive lock, and SQLite answers "database is
+        locked" at once, without its busy handler, when another connection is
+        switching at the same moment (it would otherwise risk a deadlock). Several
+        processes opening one new file together hit exactly that, so the switch is
+        retried here with a bounded backoff. The mode is stored in the file: only
+        the first opener really changes it.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.002
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL").fetchall()
+                return
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise StorageError(f"SQLite: {error}") from error
+                if time.monotonic() + delay > deadline:
+                    raise TransientStorageError(f"SQLite: {error}") from error
+            except sqlite3.Error as error:
+                raise StorageError(f"SQLite: {error}") from error
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def close(self) -> None:
         """Close this thread's connection (others close when their thread ends)."""
