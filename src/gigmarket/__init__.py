@@ -3,8 +3,10 @@
 Import what you need from here; the submodules are organised for the
 library's authors, this facade for its users. The subpackages have their own
 facades: :mod:`gigmarket.escrow` (ledger, fees), :mod:`gigmarket.orders`
-(lifecycle), :mod:`gigmarket.catalog` (accounts, gigs, search) and
-:mod:`gigmarket.storage` (adapters).
+(lifecycle), :mod:`gigmarket.catalog` (accounts, gigs, search),
+:mod:`gigmarket.cashier` (payments, refunds, withdrawals, reconciliation),
+:mod:`gigmarket.payments` (gateway ports and the sandbox) and
+:mod:`gigmarket.storage` (adapters). :class:`Marketplace` puts them together.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from gigmarket.errors import (
     AccountNotFound,
     AlreadyReversed,
     AmountOutOfRange,
+    CashierError,
     CatalogError,
     ConcurrencyConflict,
     CurrencyMismatch,
@@ -47,6 +50,7 @@ from gigmarket.errors import (
     OrderNotFound,
     OutcomeUnknown,
     PaymentError,
+    PaymentInProgress,
     PaymentMismatch,
     PaymentNotFound,
     PrecisionError,
@@ -64,8 +68,10 @@ from gigmarket.errors import (
     UserNotFound,
     ValidationError,
     WebhookVerificationFailed,
+    WithdrawalRefused,
     WrongActor,
 )
+from gigmarket.marketplace import Marketplace
 from gigmarket.money import (
     MAX_UNITS,
     Amount,
@@ -90,6 +96,7 @@ __all__ = [
     "AlreadyReversed",
     "Amount",
     "AmountOutOfRange",
+    "CashierError",
     "CatalogError",
     "Clock",
     "ConcurrencyConflict",
@@ -117,6 +124,7 @@ __all__ = [
     "LedgerError",
     "LevelPolicyError",
     "ManualClock",
+    "Marketplace",
     "Money",
     "MoneyError",
     "NotFound",
@@ -126,6 +134,7 @@ __all__ = [
     "OrderNotFound",
     "OutcomeUnknown",
     "PaymentError",
+    "PaymentInProgress",
     "PaymentMismatch",
     "PaymentNotFound",
     "PrecisionError",
@@ -145,6 +154,7 @@ __all__ = [
     "UserNotFound",
     "ValidationError",
     "WebhookVerificationFailed",
+    "WithdrawalRefused",
     "WrongActor",
     "allocate",
     "currency_code",

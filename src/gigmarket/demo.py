@@ -29,17 +29,19 @@ from gigmarket.clock import ManualClock
 from gigmarket.errors import ValidationError
 from gigmarket.escrow import chart
 from gigmarket.escrow.fees import PriceBreakdown
-from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.ids import sequential_ids
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
 from gigmarket.orders import Actor
+from gigmarket.payments.sandbox import SandboxGateway
 from gigmarket.storage.sqlite import SQLiteStorage
 
 __all__ = ["DemoResult", "run_demo"]
 
 STORY_START = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 _LOCALES = {"BDT": "bn_BD"}
+SANDBOX_BANK = "bank_ok"
+"""The sandbox's token for a bank account that accepts payouts."""
 _PRICES = {  # Basic, Standard, Premium, and the express extra
     "USD": ("50.00", "120.00", "250.00", "15.00"),
     "EUR": ("50.00", "120.00", "250.00", "15.00"),
@@ -206,8 +208,13 @@ def _story(
         f"service fee        {fmt(price.buyer_service_fee)}",
         f"charged            {fmt(price.total_charged)}",
     )
-    market.orders.record_payment(order.id, price.total_charged, reference="charge-0001")
-    say("Marketplace", "the charge is confirmed: the money is held in escrow, paid to no one yet")
+    paid = market.pay(order.id, buyer_id=rahim.id, source="tok_visa")
+    charge = paid.charge.id if paid.charge is not None else "(credit)"
+    say(
+        "Marketplace",
+        f"charges Rahim's card through the gateway (charge {charge}): "
+        "the money is held in escrow, paid to no one yet",
+    )
     table()
 
     market.orders.submit_requirements(
@@ -256,18 +263,22 @@ def _story(
     )
     table()
 
-    with market.ledger.transaction() as tx:
-        hold = EscrowFlows(tx).request_withdrawal(
-            nadia.id, price.seller_net, idempotency_key="withdraw-1"
-        )
-    say("Nadia", "withdraws to her bank: the amount is reserved first, so it cannot be spent twice")
+    market.add_payout_account(nadia.id, currency, bank_token=SANDBOX_BANK)
+    withdrawal = market.withdraw(nadia.id, price.seller_net, idempotency_key="first")
+    say(
+        "Nadia",
+        "adds her bank account and withdraws: the gateway accepts the payout "
+        f"({withdrawal.operation.gateway_ref}); the money is in flight",
+    )
+    accounts["payouts in flight"] = lambda: chart.payouts_in_flight(currency)
     table()
-    clock.advance(timedelta(days=1))
-    with market.ledger.transaction() as tx:
-        flows = EscrowFlows(tx)
-        flows.payout_sent(hold.id, idempotency_key="payout-sent-1")
-        flows.payout_paid(hold.id, gateway=market.policy.gateway)
-    say("Bank", "confirms the payout: the money has left the marketplace")
+    clock.advance(timedelta(days=3))
+    sandbox = market.gateway
+    if not isinstance(sandbox, SandboxGateway):  # pragma: no cover -- run_demo builds it
+        raise TypeError("the demo runs on the sandbox gateway")
+    for delivery in sandbox.deliver_webhooks():
+        market.handle_webhook(delivery.payload, delivery.headers)
+    say("Bank", "confirms the payout (a signed webhook): the money has left the marketplace")
     final = table()
     out.write(
         f"\nEvery entry balanced. The gateway line is the world's side: {fmt(price.total_charged)} "

@@ -60,6 +60,9 @@ GigmarketError
 │   ├── GatewayIdempotencyConflict (IdempotencyConflict)
 │   │                                     a gateway key reused with other parameters
 │   └── WebhookVerificationFailed ....... bad or missing signature, stale timestamp, bad payload
+├── CashierError ........................ the payment service refused a request it could not honour
+│   ├── PaymentInProgress ............... an order whose payment is already under way or done
+│   └── WithdrawalRefused ............... a withdrawal outside the limits, or with no payee
 └── StorageError ........................ the store failed; the driver error is chained
     ├── TransientStorageError ........... a conflict with another writer; safe to retry
     │   └── ConcurrencyConflict ......... someone else changed the row first
@@ -76,6 +79,7 @@ __all__ = [
     "AccountNotFound",
     "AlreadyReversed",
     "AmountOutOfRange",
+    "CashierError",
     "CatalogError",
     "ConcurrencyConflict",
     "CurrencyMismatch",
@@ -108,6 +112,7 @@ __all__ = [
     "OrderNotFound",
     "OutcomeUnknown",
     "PaymentError",
+    "PaymentInProgress",
     "PaymentMismatch",
     "PaymentNotFound",
     "PrecisionError",
@@ -125,6 +130,7 @@ __all__ = [
     "UserNotFound",
     "ValidationError",
     "WebhookVerificationFailed",
+    "WithdrawalRefused",
     "WrongActor",
 ]
 
@@ -863,4 +869,42 @@ class WebhookVerificationFailed(PaymentError):
 
     def __init__(self, message: str, *, gateway: str, reason: str) -> None:
         super().__init__(message, gateway=gateway, operation="parse_webhook")
+        self.reason = reason
+
+
+class CashierError(GigmarketError):
+    """The payment service refused; nothing was sent to a gateway and nothing changed."""
+
+    code = "cashier_error"
+
+
+class PaymentInProgress(CashierError):
+    """An order that already has a payment under way (or has been paid).
+
+    ``operation_id`` names the operation in the way. While its outcome is
+    unknown, charging again could charge twice: ``reconcile`` settles it first.
+    """
+
+    code = "payment_in_progress"
+
+    def __init__(self, *, order_id: str, operation_id: str, status: str) -> None:
+        super().__init__(
+            f"order {order_id!r} has payment {operation_id!r} {status}: "
+            + ("it is paid" if status == "succeeded" else "reconcile it before charging again")
+        )
+        self.order_id = order_id
+        self.operation_id = operation_id
+        self.status = status
+
+
+class WithdrawalRefused(CashierError):
+    """A withdrawal the rules do not allow. ``reason`` is one of
+    ``no_payee``, ``no_limits``, ``below_minimum``, ``above_maximum``,
+    ``too_many`` (per window), ``insufficient_funds``, ``in_debt``."""
+
+    code = "withdrawal_refused"
+
+    def __init__(self, message: str, *, seller_id: str, reason: str) -> None:
+        super().__init__(f"seller {seller_id!r} cannot withdraw: {message}")
+        self.seller_id = seller_id
         self.reason = reason

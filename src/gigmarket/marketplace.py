@@ -15,10 +15,19 @@ import each other; they meet here.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
+from gigmarket.cashier import (
+    Cashier,
+    CashierPolicy,
+    CheckoutResult,
+    PaymentOperation,
+    ReconcileReport,
+    WebhookOutcome,
+    Withdrawal,
+)
 from gigmarket.catalog import Catalog, CatalogTransaction, GigVersion, SellerLevel
 from gigmarket.catalog.ports import CatalogUnitOfWork
 from gigmarket.clock import Clock, SystemClock
@@ -29,21 +38,30 @@ from gigmarket.escrow.model import Balance
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount
 from gigmarket.orders import (
+    DueRun,
     LifecyclePolicy,
     Offer,
     OfferedExtra,
     OfferedPackage,
     Order,
     OrderDesk,
+    OrderEvent,
     OrdersUnitOfWork,
     RequirementQuestion,
     fiverr_policy,
 )
+from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
+from gigmarket.payments.sandbox import SandboxGateway
+from gigmarket.payments.secret import Secret
 from gigmarket.storage.sqlite import SQLiteStorage
 
 __all__ = ["CatalogStanding", "Marketplace", "offer_from"]
 
 DEFAULT_DATABASE = "gigmarket.db"
+SANDBOX_API_KEY = "sk_sandbox_gigmarket"
+"""The default sandbox's API key: a test key, worthless anywhere else."""
+SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_gigmarket"  # noqa: S105 -- a published test secret
+"""The default sandbox's webhook secret (test only)."""
 
 
 def offer_from(
@@ -111,13 +129,25 @@ class Marketplace:
         self,
         storage: Any = None,
         *,
+        gateway: CollectionGateway | None = None,
+        payouts: DisbursementGateway | None = None,
         policy: LifecyclePolicy | None = None,
+        cashier_policy: CashierPolicy | None = None,
         clock: Clock | None = None,
         ids: IdFactory = random_ids,
     ) -> None:
         self.storage = storage if storage is not None else SQLiteStorage(DEFAULT_DATABASE)
-        self.policy = policy if policy is not None else fiverr_policy()
         self.clock: Clock = clock if clock is not None else SystemClock()
+        if gateway is None:
+            sandbox = SandboxGateway(
+                api_key=SANDBOX_API_KEY, webhook_secret=SANDBOX_WEBHOOK_SECRET, clock=self.clock
+            )
+            gateway, payouts = sandbox, payouts if payouts is not None else sandbox
+        elif payouts is None and isinstance(gateway, DisbursementGateway):
+            payouts = gateway
+        self.gateway = gateway
+        self.payouts = payouts
+        self.policy = policy if policy is not None else fiverr_policy(gateway=gateway.name)
         self.catalog = Catalog(self.storage, clock=self.clock, ids=ids)
         self.orders = OrderDesk(
             self.storage,
@@ -125,8 +155,18 @@ class Marketplace:
             clock=self.clock,
             ids=ids,
             standing=CatalogStanding(self.catalog),
+            card_refunds=Cashier.card_refunds_for(gateway, self.clock),
         )
         self.ledger = Ledger(self.storage, clock=self.clock, ids=ids)
+        self.cashier = Cashier(
+            self.storage,
+            desk=self.orders,
+            collection=gateway,
+            disbursement=payouts,
+            policy=cashier_policy,
+            clock=self.clock,
+            ids=ids,
+        )
 
     @classmethod
     def at(cls, path: str | os.PathLike[str], **parts: Any) -> Marketplace:
@@ -150,16 +190,82 @@ class Marketplace:
         offer = offer_from(version, package, extras, quantity)
         return self.orders.place(offer, buyer_id=buyer_id, idempotency_key=idempotency_key)
 
+    # -- money ------------------------------------------------------------
+
+    def pay(self, order_id: str, *, buyer_id: str, source: str) -> CheckoutResult:
+        """Pay an order: buyer credit first, the rest charged to ``source`` (a
+        payment-method token). See :meth:`gigmarket.cashier.Cashier.checkout`."""
+        return self.cashier.checkout(order_id, buyer_id=buyer_id, source=source)
+
+    def tip(self, order_id: str, amount: Amount, *, buyer_id: str, source: str) -> CheckoutResult:
+        """Charge and book a tip on a completed order."""
+        return self.cashier.tip(order_id, amount, buyer_id=buyer_id, source=source)
+
+    def add_payout_account(
+        self, seller_id: str, currency: str, *, bank_token: Secret | str
+    ) -> PaymentOperation:
+        """Register a seller's bank account (the gateway's token for it) for withdrawals."""
+        return self.cashier.onboard_payee(seller_id, currency, bank_token=bank_token)
+
+    def withdraw(
+        self, seller_id: str, amount: Amount, *, idempotency_key: str | None = None
+    ) -> Withdrawal:
+        """Pay a seller's available earnings out to their bank, within the limits."""
+        return self.cashier.withdraw(seller_id, amount, idempotency_key=idempotency_key)
+
+    def handle_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
+        """Verify, deduplicate and apply a gateway's webhook (raw body and headers)."""
+        return self.cashier.handle_webhook(payload, headers)
+
+    # -- the operators' jobs -----------------------------------------------
+
+    def run_due(self, now: datetime | None = None) -> DueRun:
+        """Fire every timer that is due (auto-completion, clearance, expiry...),
+        then send the card refunds they queued. Safe to run from several cron
+        workers at once."""
+        done = self.orders.run_due(now)
+        self.cashier.send_refunds()
+        return done
+
+    def reconcile(self, *, limit: int = 1000) -> ReconcileReport:
+        """Settle every payment left open (lost answers, interrupted calls,
+        pending charges and payouts, queued refunds) with the gateway's word."""
+        return self.cashier.reconcile(limit=limit)
+
+    # -- events -------------------------------------------------------------
+
+    def events(self, limit: int = 100) -> list[OrderEvent]:
+        """Events not yet acknowledged, oldest first (the outbox): deliver
+        them (e-mails, webhooks to the host's own systems), then acknowledge."""
+        return self.orders.pending_events(limit)
+
+    def acknowledge(self, event_ids: Sequence[str]) -> None:
+        """Mark events delivered; they are not returned by :meth:`events` again."""
+        self.orders.acknowledge(event_ids)
+
+    # -- balances -----------------------------------------------------------
+
+    def buyer_credit(self, buyer_id: str, currency: str) -> Amount:
+        """What a buyer can spend from refunds kept as credit."""
+        return self._available(chart.buyer_credit(buyer_id, currency), currency)
+
     def seller_balance(self, seller_id: str, currency: str) -> dict[str, Amount]:
         """A seller's pending and available earnings (zero before the first)."""
         return {
             "pending": self._available(chart.seller_pending(seller_id, currency), currency),
             "available": self._available(chart.seller_available(seller_id, currency), currency),
+            "debt": self._posted(chart.seller_debt(seller_id, currency), currency),
         }
 
     def balance(self, account: str) -> Balance:
         """The ledger balance of one account (see :mod:`gigmarket.escrow.chart`)."""
         return self.ledger.balance(account)
+
+    def _posted(self, code: str, currency: str) -> Amount:
+        with self.ledger.transaction() as tx:
+            if tx.uow.ledger.get_account(code) is None:
+                return Amount.zero(currency)
+            return tx.balance(code).posted
 
     def _available(self, code: str, currency: str) -> Amount:
         with self.ledger.transaction() as tx:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.clock import ManualClock
 from gigmarket.errors import SchemaTooNew, StorageError
 from gigmarket.escrow.ledger import Ledger
@@ -171,6 +172,29 @@ def _check_v1_ledger(storage: Any) -> None:
     order = desk.place(make_offer(), buyer_id=BUYER_ID)
     desk.record_payment(order.id, order.price.total_charged, reference="ch_2")
     assert store_violations(storage) == []
+    _check_payment_operations(storage)
+
+
+def _check_payment_operations(storage: Any) -> None:
+    """The migrated store keeps payment operations (schema 5), and reads them back."""
+    operation = PaymentOperation(
+        id="payop-1",
+        kind=OperationKind.PAYMENT,
+        gateway="sandbox",
+        subject="o1",
+        amount=usd(5575),
+        status=OperationStatus.STARTED,
+        created_at=START,
+        updated_at=START,
+        hold_id="hold-1",
+        credit=usd(575),
+    )
+    with storage() as uow:
+        uow.payments.add_operation(operation)
+        uow.commit()
+    with storage() as uow:
+        assert uow.payments.get_operation("payop-1") == operation
+        assert list(uow.payments.open_operations(10)) == [operation]
 
 
 # -- SQLite --------------------------------------------------------------------

@@ -130,7 +130,21 @@ def audit_ledger(ledger: LedgerRepository) -> AuditReport:
                     account=code,
                 )
             )
+        if _is_debt(code) and balance.posted > 0:
+            violations.append(
+                Violation(
+                    invariant="2-non-negative",
+                    message=f"a debt account is in credit: {balance.posted}",
+                    account=code,
+                )
+            )
     return AuditReport(accounts=len(accounts), entries=entries, violations=tuple(violations))
+
+
+def _is_debt(code: str) -> bool:
+    """Whether ``code`` is a seller's debt account (zero or negative, never positive)."""
+    parts = code.split(":")
+    return len(parts) == 4 and parts[0] == "seller" and parts[2] == "debt"
 
 
 def _check_reversal(

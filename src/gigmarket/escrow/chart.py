@@ -1,5 +1,11 @@
 """The chart of accounts: what each ledger account stands for, and its name.
 
+A positive balance is what the platform owes someone (a buyer, a seller,
+itself); the world side is negative because it is the platform's cash. A
+seller's debt is therefore *negative*: the one party account allowed below
+zero, and never above it (``audit`` checks both), so that what a seller owes
+reads as the minus it is and later earnings pay it back towards zero.
+
 Names are plain strings so that a journal reads like a book-keeper's:
 ``escrow:order:42`` holds what the buyer of order 42 paid until it is
 settled. Accounts of parties that can hold several currencies carry the
@@ -14,8 +20,9 @@ account                        holds                                         may
 ``buyer:<id>:credit:<CUR>``    refunds kept as balance, spendable again      no
 ``seller:<id>:pending:<CUR>``  released earnings waiting out clearance       no
 ``seller:<id>:available:<CUR>`` withdrawable earnings                         no
-``seller:<id>:debt:<CUR>``     claw-backs that could not be taken            no
+``seller:<id>:debt:<CUR>``     what a seller owes: claw-backs not taken      only (≤ 0)
 ``payouts:in_flight:<CUR>``    withdrawals sent to the gateway, unconfirmed  no
+``refunds:in_flight:<CUR>``    refunds owed to cards, not yet confirmed      no
 ``platform:revenue:<CUR>``     commission and service fees                   no
 =============================  ============================================  ==============
 """
@@ -34,6 +41,7 @@ __all__ = [
     "order_escrow",
     "payouts_in_flight",
     "platform_revenue",
+    "refunds_in_flight",
     "seller_available",
     "seller_debt",
     "seller_pending",
@@ -84,7 +92,8 @@ def seller_available(seller_id: str, currency: object) -> str:
 
 
 def seller_debt(seller_id: str, currency: object) -> str:
-    """What a seller owes after a refund the platform could not claw back."""
+    """What a seller owes after a refund the platform could not claw back
+    (zero or negative: see the module's note)."""
     return f"seller:{check_party(seller_id, 'seller_id')}:debt:{currency_code(currency)}"
 
 
@@ -96,3 +105,8 @@ def payouts_in_flight(currency: object) -> str:
 def platform_revenue(currency: object) -> str:
     """The marketplace's own income: commissions and service fees."""
     return f"platform:revenue:{currency_code(currency)}"
+
+
+def refunds_in_flight(currency: object) -> str:
+    """Refunds owed back to buyers' cards, handed to (or waiting for) a gateway."""
+    return f"refunds:in_flight:{currency_code(currency)}"

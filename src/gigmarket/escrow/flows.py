@@ -15,6 +15,13 @@ The story of one order, in flows::
     withdraw    seller:available ══40.00══▶ payouts:in_flight (a hold)
     payout_sent the hold is posted: the money is with the gateway
     payout_paid payouts:in_flight ──40.00──▶ gateway      (bank confirmed)
+
+Around it: buyer credit spent on an order (``reserve_credit``, then
+``spend_credit``), refunds on their way back to a card (``refunds:in_flight``,
+then ``refund_sent`` or, when the card refuses, ``refund_to_credit``), a payout
+the bank returned (``payout_returned``), and a claw-back after completion
+(``claw_back``) whose shortfall becomes seller debt, repaid by ``clear`` before
+anything else.
 """
 
 from __future__ import annotations
@@ -119,15 +126,153 @@ class EscrowFlows:
     def clear(
         self, seller_id: str, amount: Amount, *, idempotency_key: str | None = None
     ) -> JournalEntry:
-        """The clearance period is over: pending earnings become withdrawable."""
-        pending = chart.seller_pending(seller_id, amount.currency)
-        available = self._open(chart.seller_available(seller_id, amount.currency), amount.currency)
-        return self.tx.transfer(
-            pending,
-            available,
-            amount,
-            memo=f"clearance for seller {seller_id}",
+        """The clearance period is over: pending earnings become withdrawable.
+
+        A seller who owes (a claw-back that found too little) repays first: as
+        much of ``amount`` as the debt needs goes to the debt account, in the
+        same entry, and only the rest becomes available.
+        """
+        currency = amount.currency
+        pending = chart.seller_pending(seller_id, currency)
+        available = self._open(chart.seller_available(seller_id, currency), currency)
+        debt_code = chart.seller_debt(seller_id, currency)
+        owed = 0
+        if self.tx.uow.ledger.get_account(debt_code) is not None:
+            owed = -self.tx.balance(debt_code).posted.units
+        repay = min(max(owed, 0), amount.units)
+        postings = [Posting(pending, -amount)]
+        if repay:
+            postings.append(Posting(debt_code, Amount(units=repay, currency=currency)))
+        if amount.units - repay:
+            postings.append(
+                Posting(available, Amount(units=amount.units - repay, currency=currency))
+            )
+        return self.tx.post(
+            postings,
+            memo=f"clearance for seller {seller_id}"
+            + (f" (repays {Amount(units=repay, currency=currency)} of debt)" if repay else ""),
             references=[f"seller:{seller_id}"],
+            idempotency_key=idempotency_key,
+        )
+
+    def claw_back(
+        self,
+        seller_id: str,
+        amount: Amount,
+        *,
+        destination: str,
+        from_pending: Amount,
+        platform_share: Amount,
+        references: list[str],
+        idempotency_key: str,
+    ) -> JournalEntry:
+        """Take back ``amount`` paid out of a completed order, to ``destination``.
+
+        The platform gives back ``platform_share`` from its revenue; the seller
+        the rest: ``from_pending`` from earnings still clearing, then what is
+        available, and whatever is still missing is recorded as debt (a
+        negative balance on ``seller:<id>:debt``) that :meth:`clear` repays
+        first. A withdrawal already reserved is not touched.
+        """
+        currency = amount.currency
+        seller_part = amount - platform_share
+        if seller_part.units < 0 or from_pending.units < 0 or from_pending > seller_part:
+            raise ValidationError("the shares exceed the claw-back", field="amount")
+        available_code = chart.seller_available(seller_id, currency)
+        available = Amount.zero(currency)
+        if self.tx.uow.ledger.get_account(available_code) is not None:
+            available = self.tx.balance(available_code).available
+        from_available = min(available, seller_part - from_pending)
+        owed = seller_part - from_pending - from_available
+        sources = {
+            chart.platform_revenue(currency): platform_share,
+            chart.seller_pending(seller_id, currency): from_pending,
+            available_code: from_available,
+        }
+        postings = [Posting(code, -part) for code, part in sources.items() if part.units]
+        if owed.units:
+            debt = self._open(chart.seller_debt(seller_id, currency), currency, allow_negative=True)
+            postings.append(Posting(debt, -owed))
+        postings.append(Posting(destination, amount))
+        return self.tx.post(
+            postings,
+            memo=f"claw-back from seller {seller_id}" + (f", {owed} owed" if owed.units else ""),
+            references=references,
+            idempotency_key=idempotency_key,
+        )
+
+    # -- buyer credit -----------------------------------------------------
+
+    def reserve_credit(self, order_id: str, buyer_id: str, amount: Amount) -> Hold:
+        """Set aside buyer credit for an order while the rest is charged to a card."""
+        escrow = self._open(chart.order_escrow(order_id), amount.currency)
+        return self.tx.reserve(
+            chart.buyer_credit(buyer_id, amount.currency),
+            escrow,
+            amount,
+            memo=f"credit towards order {order_id}",
+            references=[f"order:{order_id}"],
+        )
+
+    def spend_credit(
+        self,
+        order_id: str,
+        buyer_id: str,
+        amount: Amount,
+        *,
+        hold_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> JournalEntry:
+        """Buyer credit pays (part of) an order: credit → the order's escrow.
+
+        With ``hold_id``, the credit reserved by :meth:`reserve_credit` is
+        posted; the hold must be exactly this credit for this order.
+        """
+        credit = chart.buyer_credit(buyer_id, amount.currency)
+        escrow = self._open(chart.order_escrow(order_id), amount.currency)
+        if hold_id is None:
+            return self.tx.transfer(
+                credit,
+                escrow,
+                amount,
+                memo=f"credit spent on order {order_id}",
+                references=[f"order:{order_id}"],
+                idempotency_key=idempotency_key,
+            )
+        hold = self.tx.hold(hold_id)
+        if (hold.source, hold.destination, hold.amount) != (credit, escrow, amount):
+            raise ValidationError(
+                f"hold {hold_id} is not {amount} of {credit} for order {order_id}",
+                field="credit_hold",
+            )
+        return self.tx.post_hold(hold_id, idempotency_key=idempotency_key)
+
+    # -- refunds to cards -------------------------------------------------
+
+    def refund_sent(self, amount: Amount, *, gateway: str, idempotency_key: str) -> JournalEntry:
+        """The gateway refunded a card: the money has left the platform."""
+        world = self._open(
+            chart.gateway(gateway, amount.currency), amount.currency, allow_negative=True
+        )
+        return self.tx.transfer(
+            chart.refunds_in_flight(amount.currency),
+            world,
+            amount,
+            memo="refund to card confirmed",
+            idempotency_key=idempotency_key,
+        )
+
+    def refund_to_credit(
+        self, buyer_id: str, amount: Amount, *, idempotency_key: str
+    ) -> JournalEntry:
+        """The card could not take a refund back: the buyer keeps it as credit instead."""
+        credit = self._open(chart.buyer_credit(buyer_id, amount.currency), amount.currency)
+        return self.tx.transfer(
+            chart.refunds_in_flight(amount.currency),
+            credit,
+            amount,
+            memo=f"refund to card failed: credit for buyer {buyer_id}",
+            references=[f"buyer:{buyer_id}"],
             idempotency_key=idempotency_key,
         )
 
@@ -173,6 +318,24 @@ class EscrowFlows:
             memo=f"payout {hold_id} confirmed",
             references=list(hold.references),
             idempotency_key=f"payout-paid:{hold_id}",
+        )
+
+    def payout_returned(self, hold_id: str) -> JournalEntry:
+        """A payout that was sent failed (the bank returned it): the money in
+        flight goes back to the seller's available balance. Keyed by the hold,
+        like :meth:`payout_paid`, so a duplicated notice returns it once."""
+        hold = self.tx.hold(hold_id)
+        if hold.status is not HoldStatus.POSTED or hold.posted_amount is None:
+            raise ValidationError(
+                f"payout {hold_id} is {hold.status.value}, not sent", field="hold_id"
+            )
+        return self.tx.transfer(
+            hold.destination,
+            hold.source,
+            hold.posted_amount,
+            memo=f"payout {hold_id} returned",
+            references=list(hold.references),
+            idempotency_key=f"payout-returned:{hold_id}",
         )
 
     def withdrawal_cancelled(self, hold_id: str, *, idempotency_key: str | None = None) -> Hold:

@@ -91,6 +91,11 @@ class ActionContext:
     ids: Callable[[], str]
     params: Mapping[str, object] = attrs.Factory(dict)
     top_rated: bool = False
+    refund_to_card: Callable[[Order, Amount, str], None] | None = None
+    """Sends a refund towards the buyer's card (given the order, the amount
+    and an idempotency key), when a payment service is wired in; without one
+    the money goes straight to the gateway's account, for a host that refunds
+    cards itself."""
     events: list[tuple[str, dict[str, object]]] = attrs.Factory(list)
     timers: list[ScheduledAction] = attrs.Factory(list)
 
@@ -175,16 +180,38 @@ REQUESTER = Guard("the requester", _requester)
 def _record_payment(ctx: ActionContext, order: Order) -> Order:
     amount = ctx.params.get("amount")
     reference = ctx.params.get("reference")
+    credit = ctx.params.get("credit")
+    hold = ctx.params.get("credit_hold")
     if not isinstance(reference, str) or not reference:
         raise ValidationError("a payment needs its gateway reference", field="reference")
     if not isinstance(amount, Amount) or amount != order.price.total_charged:
         raise PaymentMismatch(
             order_id=order.id, expected=str(order.price.total_charged), received=str(amount)
         )
-    ctx.flows.fund(
-        order.id, amount, gateway=ctx.policy.gateway, idempotency_key=f"payment:{reference}"
-    )
-    ctx.emit("order.paid", amount=str(amount), reference=reference)
+    if credit is None:
+        credit = Amount.zero(order.currency)
+    if not isinstance(credit, Amount) or credit.currency != order.currency:
+        raise ValidationError(f"credit is an Amount in {order.currency}", field="credit")
+    if not 0 <= credit.units <= amount.units:
+        raise ValidationError(f"credit must be between 0 and {amount}", field="credit")
+    if hold is not None and (not isinstance(hold, str) or not credit.units):
+        raise ValidationError("a credit hold goes with the credit it reserved", field="credit_hold")
+    if credit.units:
+        ctx.flows.spend_credit(
+            order.id,
+            order.buyer_id,
+            credit,
+            hold_id=hold,
+            idempotency_key=f"credit:{order.id}:{reference}",
+        )
+    if amount.units - credit.units:
+        ctx.flows.fund(
+            order.id,
+            amount - credit,
+            gateway=ctx.policy.gateway,
+            idempotency_key=f"payment:{reference}",
+        )
+    ctx.emit("order.paid", amount=str(amount), reference=reference, credit=str(credit))
     return attrs.evolve(order, paid_at=ctx.now, payment_reference=reference, charged=amount.units)
 
 
@@ -275,20 +302,24 @@ def _release_to_seller(ctx: ActionContext, order: Order, net: int, fees: int, wh
     )
 
 
-def _refund(ctx: ActionContext, order: Order, units: int) -> Order:
+def refund_buyer(ctx: ActionContext, order: Order, units: int) -> Order:
     """Escrow → the buyer (credit or card, by policy)."""
     if units == 0:
         return order
-    if ctx.policy.refund_to is RefundDestination.CREDIT:
-        destination = chart.buyer_credit(order.buyer_id, order.currency)
+    key = f"refund:{order.id}:{ctx.order.version}"
+    if ctx.policy.refund_to is RefundDestination.GATEWAY and ctx.refund_to_card is not None:
+        ctx.refund_to_card(order, ctx.amount(units), key)
     else:
-        destination = chart.gateway(ctx.policy.gateway, order.currency)
-    ctx.flows.settle(
-        order.id,
-        {destination: ctx.amount(units)},
-        memo=f"refund of order {order.id}",
-        idempotency_key=f"refund:{order.id}:{ctx.order.version}",
-    )
+        if ctx.policy.refund_to is RefundDestination.CREDIT:
+            destination = chart.buyer_credit(order.buyer_id, order.currency)
+        else:
+            destination = chart.gateway(ctx.policy.gateway, order.currency)
+        ctx.flows.settle(
+            order.id,
+            {destination: ctx.amount(units)},
+            memo=f"refund of order {order.id}",
+            idempotency_key=key,
+        )
     ctx.emit("money.refunded", amount=str(ctx.amount(units)), to=ctx.policy.refund_to.value)
     settlement = order.settlement
     return attrs.evolve(
@@ -306,7 +337,7 @@ def _release_all(ctx: ActionContext, order: Order) -> Order:
 
 
 def _refund_all(ctx: ActionContext, order: Order) -> Order:
-    order = _refund(ctx, order, order.held)
+    order = refund_buyer(ctx, order, order.held)
     return attrs.evolve(order, closed_at=ctx.now)
 
 
@@ -324,7 +355,7 @@ def _split(ctx: ActionContext, order: Order) -> Order:
     net, fees = allocate(
         ctx.amount(order.held - refund), [price.seller_net.units, price.platform_revenue.units]
     )
-    order = _refund(ctx, order, refund)
+    order = refund_buyer(ctx, order, refund)
     order = _release_to_seller(ctx, order, net.units, fees.units, "split")
     ctx.emit(
         "order.dispute_resolved",
@@ -435,7 +466,7 @@ def _t(
 
 
 _PARAMETERS: Mapping[str, frozenset[str]] = {
-    "pay": frozenset({"amount", "reference"}),
+    "pay": frozenset({"amount", "reference", "credit", "credit_hold"}),
     "submit_requirements": frozenset({"answers"}),
     "request_cancellation": frozenset({"reason"}),
     "resolve_dispute": frozenset({"resolution"}),

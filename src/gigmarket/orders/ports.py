@@ -13,11 +13,14 @@ from typing import Protocol
 
 import attrs
 
+from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ports import LedgerUnitOfWork
+from gigmarket.money import Amount
 from gigmarket.orders.events import Outbox
 from gigmarket.orders.model import Actor, Order, Review, ScheduledAction
 
 __all__ = [
+    "CardRefunds",
     "OrderRepository",
     "OrdersUnitOfWork",
     "OrdersUnitOfWorkFactory",
@@ -94,3 +97,19 @@ class StandingByPredicate:
 
     def is_top_rated(self, uow: OrdersUnitOfWork, seller_id: str, at: datetime) -> bool:
         return bool(self.predicate(seller_id))
+
+
+class CardRefunds(Protocol):
+    """Sends refunds back to buyers' cards, from inside an order's transition.
+
+    A transition cannot wait for a gateway (its unit of work is open), so an
+    implementation books the money out of escrow towards the card and queues
+    the gateway call in the same unit of work; the payment service
+    (:class:`~gigmarket.cashier.Cashier`) is the one gigmarket provides.
+    Without one, refunds bound for the card go straight to the gateway's
+    account, for a host that refunds cards itself.
+    """
+
+    def send(
+        self, uow: OrdersUnitOfWork, flows: EscrowFlows, order: Order, amount: Amount, *, key: str
+    ) -> None: ...

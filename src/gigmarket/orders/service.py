@@ -41,11 +41,13 @@ from gigmarket.escrow.transaction import LedgerTransaction
 from gigmarket.idempotency import IdempotencyRecord, fingerprint, replayed
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount, Money
+from gigmarket.orders.clawback import refund_completed
 from gigmarket.orders.events import OrderEvent
 from gigmarket.orders.lifecycle import DEFAULT_PROCESS, EFFECTS, ActionContext, DisputeResolution
 from gigmarket.orders.model import Actor, Offer, Order, OrderState, Review, ScheduledAction
 from gigmarket.orders.policy import LifecyclePolicy
 from gigmarket.orders.ports import (
+    CardRefunds,
     OrdersUnitOfWork,
     OrdersUnitOfWorkFactory,
     SellerStanding,
@@ -113,8 +115,10 @@ class OrderDesk:
         clock: Clock | None = None,
         ids: IdFactory = random_ids,
         standing: SellerStanding | None = None,
+        card_refunds: CardRefunds | None = None,
     ) -> None:
         self._storage = storage
+        self.card_refunds = card_refunds
         self.policy = policy
         self.process = process
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -300,14 +304,35 @@ class OrderDesk:
     ) -> Order:
         """Take ``action`` on an order as ``actor`` (the account ``account_id``
         for a buyer or a seller). Every named command goes through here."""
-        now = self.clock.now()  # never the caller's: time guards and deadlines depend on it
         with self._storage() as uow:
-            order = self._load(uow, order_id)
-            result = self._transition(
-                uow, order, action, actor=actor, account_id=account_id, now=now, params=params
+            result = self.act_in(
+                uow, order_id, action, actor=actor, account_id=account_id, **params
             )
             uow.commit()
             return result
+
+    def act_in(
+        self,
+        uow: OrdersUnitOfWork,
+        /,
+        order_id: str,
+        action: str,
+        *,
+        actor: Actor,
+        account_id: str | None = None,
+        **params: object,
+    ) -> Order:
+        """:meth:`act` inside a unit of work the caller owns (and commits).
+
+        For services that must change an order together with their own
+        records, atomically: the payment service records a confirmed charge
+        and pays the order in one transaction.
+        """
+        now = self.clock.now()  # never the caller's: time guards and deadlines depend on it
+        order = self._load(uow, order_id)
+        return self._transition(
+            uow, order, action, actor=actor, account_id=account_id, now=now, params=params
+        )
 
     def _transition(
         self,
@@ -351,6 +376,7 @@ class OrderDesk:
             ids=self.ids,
             params=params,
             top_rated=self.standing.is_top_rated(uow, order.seller_id, now),
+            refund_to_card=self._card_refunds(uow, ledger),
         )
         reasons: list[str] = []
         for transition in allowed:
@@ -375,6 +401,35 @@ class OrderDesk:
             return changed
         raise GuardFailed(**refusal, reason="; ".join(reasons))
 
+    # -- after completion -------------------------------------------------
+
+    @_retried
+    def refund_completed(
+        self,
+        order_id: str,
+        amount: Amount | Money,
+        *,
+        reason: str = "",
+        idempotency_key: str | None = None,
+    ) -> Order:
+        """Refund part or all of a completed order (an operator's decision).
+
+        The platform and the seller give back their shares; what the seller no
+        longer has becomes debt that later earnings repay first. See
+        :mod:`gigmarket.orders.clawback`.
+        """
+        with self._storage() as uow:
+            changed = refund_completed(
+                self,
+                uow,
+                order_id,
+                Amount.of(amount),
+                reason=reason,
+                idempotency_key=idempotency_key,
+            )
+            uow.commit()
+            return changed
+
     # -- tips and reviews -------------------------------------------------
 
     @_retried
@@ -382,100 +437,111 @@ class OrderDesk:
         self, order_id: str, amount: Amount | Money, *, buyer_id: str, payment_reference: str
     ) -> Order:
         """A confirmed tip on a completed order: commission applies, then clearance."""
-        value = Amount.of(amount).require_positive("a tip")
-        now = self.clock.now()
         with self._storage() as uow:
-            order = self._load(uow, order_id)
-            refusal = {
-                "order_id": order.id,
-                "action": "tip",
-                "state": order.state.value,
-                "actor": "buyer",
-            }
-            if order.state is not OrderState.COMPLETED:
-                raise TransitionNotAllowed(**refusal)
-            if buyer_id != order.buyer_id:
-                raise WrongActor(**refusal, reason=f"{buyer_id!r} is not this order's buyer")
-            value.require_currency(order.currency)
-            if not isinstance(payment_reference, str) or not payment_reference:
-                raise ValidationError(
-                    "a tip needs its payment reference", field="payment_reference"
-                )
-            # The ledger legs replay by key, but the order's totals and the
-            # clearance timer would be counted again: replay the whole tip.
-            tip_key = f"order-tip:{payment_reference}"
-            digest = fingerprint({"order": order.id, "amount": str(value), "buyer": buyer_id})
-            if replayed(uow.idempotency, tip_key, "tip", digest) is not None:
-                return order
-            split = self.policy.fees.policy_at(order.placed_at).commission_on(value)
-            ledger = LedgerTransaction(uow, self.clock, self.ids)
-            flows = EscrowFlows(ledger)
-            flows.fund(
-                order.id,
-                value,
-                gateway=self.policy.gateway,
-                idempotency_key=f"payment:{payment_reference}",
-            )
-            flows.release(
-                order.id,
-                seller_id=order.seller_id,
-                seller_net=split.net,
-                platform_fees=split.fee,
-                idempotency_key=f"tip:{payment_reference}",
-            )
-            settlement = order.settlement
-            changed = attrs.evolve(
-                order,
-                version=order.version + 1,
-                charged=order.charged + value.units,
-                tips=order.tips + value.units,
-                settlement=attrs.evolve(
-                    settlement,
-                    seller_net=settlement.seller_net + split.net.units,
-                    platform_fees=settlement.platform_fees + split.fee.units,
-                ),
-            )
-            uow.orders.save(changed, expected_version=order.version)
-            uow.idempotency.add_idempotency(
-                IdempotencyRecord(
-                    key=tip_key, operation="tip", fingerprint=digest, result_id=order.id
-                )
-            )
-            clearance = (
-                self.policy.clearance_period_top_rated
-                if self.standing.is_top_rated(uow, order.seller_id, now)
-                else self.policy.clearance_period
-            )
-            uow.orders.add_timer(
-                ScheduledAction(
-                    id=self.ids(),
-                    order_id=order.id,
-                    action="clear",
-                    due_at=now + clearance,
-                    payload=(
-                        ("currency", order.currency),
-                        ("seller_id", order.seller_id),
-                        ("units", str(split.net.units)),
-                    ),
-                )
-            )
-            self._append(
-                uow,
-                changed,
-                now,
-                [
-                    (
-                        "order.tipped",
-                        {
-                            "amount": str(value),
-                            "seller_net": str(split.net),
-                            "platform_fees": str(split.fee),
-                        },
-                    )
-                ],
+            changed = self.tip_in(
+                uow, order_id, amount, buyer_id=buyer_id, payment_reference=payment_reference
             )
             uow.commit()
             return changed
+
+    def tip_in(
+        self,
+        uow: OrdersUnitOfWork,
+        order_id: str,
+        amount: Amount | Money,
+        *,
+        buyer_id: str,
+        payment_reference: str,
+    ) -> Order:
+        """:meth:`tip` inside a unit of work the caller owns (and commits)."""
+        value = Amount.of(amount).require_positive("a tip")
+        now = self.clock.now()
+        order = self._load(uow, order_id)
+        refusal = {
+            "order_id": order.id,
+            "action": "tip",
+            "state": order.state.value,
+            "actor": "buyer",
+        }
+        if order.state is not OrderState.COMPLETED:
+            raise TransitionNotAllowed(**refusal)
+        if buyer_id != order.buyer_id:
+            raise WrongActor(**refusal, reason=f"{buyer_id!r} is not this order's buyer")
+        value.require_currency(order.currency)
+        if not isinstance(payment_reference, str) or not payment_reference:
+            raise ValidationError("a tip needs its payment reference", field="payment_reference")
+        # The ledger legs replay by key, but the order's totals and the
+        # clearance timer would be counted again: replay the whole tip.
+        tip_key = f"order-tip:{payment_reference}"
+        digest = fingerprint({"order": order.id, "amount": str(value), "buyer": buyer_id})
+        if replayed(uow.idempotency, tip_key, "tip", digest) is not None:
+            return order
+        split = self.policy.fees.policy_at(order.placed_at).commission_on(value)
+        ledger = LedgerTransaction(uow, self.clock, self.ids)
+        flows = EscrowFlows(ledger)
+        flows.fund(
+            order.id,
+            value,
+            gateway=self.policy.gateway,
+            idempotency_key=f"payment:{payment_reference}",
+        )
+        flows.release(
+            order.id,
+            seller_id=order.seller_id,
+            seller_net=split.net,
+            platform_fees=split.fee,
+            idempotency_key=f"tip:{payment_reference}",
+        )
+        settlement = order.settlement
+        changed = attrs.evolve(
+            order,
+            version=order.version + 1,
+            charged=order.charged + value.units,
+            tips=order.tips + value.units,
+            settlement=attrs.evolve(
+                settlement,
+                seller_net=settlement.seller_net + split.net.units,
+                platform_fees=settlement.platform_fees + split.fee.units,
+            ),
+        )
+        uow.orders.save(changed, expected_version=order.version)
+        uow.idempotency.add_idempotency(
+            IdempotencyRecord(key=tip_key, operation="tip", fingerprint=digest, result_id=order.id)
+        )
+        clearance = (
+            self.policy.clearance_period_top_rated
+            if self.standing.is_top_rated(uow, order.seller_id, now)
+            else self.policy.clearance_period
+        )
+        uow.orders.add_timer(
+            ScheduledAction(
+                id=self.ids(),
+                order_id=order.id,
+                action="clear",
+                due_at=now + clearance,
+                payload=(
+                    ("currency", order.currency),
+                    ("seller_id", order.seller_id),
+                    ("units", str(split.net.units)),
+                ),
+            )
+        )
+        self._append(
+            uow,
+            changed,
+            now,
+            [
+                (
+                    "order.tipped",
+                    {
+                        "amount": str(value),
+                        "seller_net": str(split.net),
+                        "platform_fees": str(split.fee),
+                    },
+                )
+            ],
+        )
+        return changed
 
     @_retried
     def review(
@@ -734,6 +800,18 @@ class OrderDesk:
                 )
 
     # -- plumbing ---------------------------------------------------------
+
+    def _card_refunds(
+        self, uow: OrdersUnitOfWork, ledger: LedgerTransaction
+    ) -> Callable[[Order, Amount, str], None] | None:
+        if self.card_refunds is None:
+            return None
+        sink, flows = self.card_refunds, EscrowFlows(ledger)
+
+        def send(order: Order, amount: Amount, key: str) -> None:
+            sink.send(uow, flows, order, amount, key=key)
+
+        return send
 
     def _load(self, uow: OrdersUnitOfWork, order_id: str) -> Order:
         order = uow.orders.get(order_id) if isinstance(order_id, str) else None

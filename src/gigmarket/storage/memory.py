@@ -21,6 +21,7 @@ from gigmarket.escrow.model import AccountBalance, Hold, HoldStatus, JournalEntr
 from gigmarket.idempotency import IdempotencyRecord
 from gigmarket.storage.memory_catalog import MemoryCatalogRepository
 from gigmarket.storage.memory_orders import MemoryOrderRepository, MemoryOutbox
+from gigmarket.storage.memory_payments import MemoryPaymentRepository
 
 __all__ = [
     "MemoryIdempotencyRepository",
@@ -211,6 +212,7 @@ class MemoryUnitOfWork:
         self.catalog = MemoryCatalogRepository(self.transaction)
         self.orders = MemoryOrderRepository(self.transaction)
         self.outbox = MemoryOutbox(self.transaction)
+        self.payments = MemoryPaymentRepository(self.transaction)
         self._open = False
 
     def __enter__(self) -> Self:

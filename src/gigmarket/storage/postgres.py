@@ -39,6 +39,7 @@ from gigmarket.storage.sql import (
     SqlOutbox,
 )
 from gigmarket.storage.sql_catalog import SqlCatalogRepository
+from gigmarket.storage.sql_payments import SqlPaymentRepository
 from gigmarket.storage.sql_search import INDEXED_SINCE
 
 try:
@@ -328,6 +329,7 @@ class PostgresUnitOfWork:
         self.orders = SqlOrderRepository(db)
         self.outbox = SqlOutbox(db)
         self.catalog = SqlCatalogRepository(db)
+        self.payments = SqlPaymentRepository(db)
         self._open = False
 
     def __enter__(self) -> Self:

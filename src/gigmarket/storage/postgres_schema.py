@@ -236,7 +236,37 @@ a word, one that would cut Bengali words at their vowel signs under some
 locales). ``gig_id`` sorts in the ``"C"`` collation, code point order, as
 Python compares strings; the default collation may sort by language rules."""
 
-MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH)
+_PAYMENTS = """
+CREATE TABLE payment_operations (
+    id           TEXT COLLATE "C" PRIMARY KEY,
+    kind         TEXT NOT NULL
+        CHECK (kind IN ('payment', 'tip', 'refund', 'payee', 'payout')),
+    gateway      TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    currency     TEXT NOT NULL,
+    units        BIGINT NOT NULL CHECK (units >= 0),
+    status       TEXT NOT NULL
+        CHECK (status IN ('queued', 'started', 'unknown', 'pending', 'succeeded', 'failed')),
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    version      INTEGER NOT NULL CHECK (version >= 0),
+    gateway_ref  TEXT,
+    charge_ref   TEXT,
+    hold_id      TEXT,
+    credit_units BIGINT CHECK (credit_units >= 0),
+    failure      TEXT
+);
+CREATE INDEX payment_operations_by_subject ON payment_operations (subject, created_at, id);
+CREATE INDEX payment_operations_open ON payment_operations (created_at, id)
+    WHERE status IN ('pending', 'queued', 'started', 'unknown');
+"""
+"""The payment service's operations, as in SQLite. Operations are listed by
+``(created_at, id)``; ``id`` sorts in the ``"C"`` collation, code point order,
+so that ties in time break as Python (and SQLite) break them whatever the
+database's default collation is. The partial index holds only the open
+operations, the few ``reconcile`` works through, in its order."""
+
+MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH, _PAYMENTS)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -38,6 +38,7 @@ from gigmarket.storage.sql import (
     SqlOutbox,
 )
 from gigmarket.storage.sql_catalog import SqlCatalogRepository
+from gigmarket.storage.sql_payments import SqlPaymentRepository
 from gigmarket.storage.sql_search import INDEXED_SINCE
 from gigmarket.storage.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from gigmarket.storage.sqlite_search import SQLiteGigSearch
@@ -266,6 +267,7 @@ class SQLiteUnitOfWork:
         self.orders = SqlOrderRepository(db)
         self.outbox = SqlOutbox(db)
         self.catalog = SqlCatalogRepository(db)
+        self.payments = SqlPaymentRepository(db)
         self._open = False
 
     def __enter__(self) -> Self:

@@ -233,7 +233,38 @@ keeps every other character, Bengali included) indexes exactly those words;
 ``unicode61`` would split them again by its own rules (at Bengali vowel signs,
 for one) and fold diacritics the memory search does not fold."""
 
-MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH)
+_PAYMENTS = """
+CREATE TABLE payment_operations (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL
+        CHECK (kind IN ('payment', 'tip', 'refund', 'payee', 'payout')),
+    gateway      TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    currency     TEXT NOT NULL,
+    units        INTEGER NOT NULL CHECK (units >= 0),
+    status       TEXT NOT NULL
+        CHECK (status IN ('queued', 'started', 'unknown', 'pending', 'succeeded', 'failed')),
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    version      INTEGER NOT NULL CHECK (version >= 0),
+    gateway_ref  TEXT,
+    charge_ref   TEXT,
+    hold_id      TEXT,
+    credit_units INTEGER CHECK (credit_units >= 0),
+    failure      TEXT
+) STRICT;
+CREATE INDEX payment_operations_by_subject ON payment_operations (subject, created_at, id);
+CREATE INDEX payment_operations_open ON payment_operations (created_at, id)
+    WHERE status IN ('pending', 'queued', 'started', 'unknown');
+"""
+"""The payment service's operations (see :mod:`gigmarket.storage.sql_payments`):
+one row per gateway call, as plain columns. ``credit_units`` is in the
+operation's ``currency``. Settled operations pile up and open ones are few,
+so the index ``reconcile`` reads covers only the open ones, in the order it
+works through them; its condition is written exactly as the query writes it,
+the only way SQLite uses a partial index."""
+
+MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH, _PAYMENTS)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

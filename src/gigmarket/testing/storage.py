@@ -2,9 +2,9 @@
 
 A storage adapter is correct when it behaves like the in-memory reference:
 atomic units of work, current reads inside a transaction, append-only
-entries, optimistic concurrency on orders, timers in due order, an outbox in
-commit order. Subclass :class:`StorageConformance` in a test module and give
-it one factory::
+entries, optimistic concurrency on orders and payment operations, timers in
+due order, an outbox in commit order. Subclass :class:`StorageConformance` in
+a test module and give it one factory::
 
     from gigmarket.testing.storage import StorageConformance
 
@@ -59,6 +59,7 @@ from gigmarket.orders.model import (
     ScheduledAction,
 )
 from gigmarket.orders.policy import fiverr_policy
+from gigmarket.testing.storage_payments import PaymentStorageConformance
 
 __all__ = ["StorageConformance"]
 
@@ -88,8 +89,9 @@ def _order(order_id: str = "o1", version: int = 1) -> Order:
     )
 
 
-class StorageConformance:
-    """Every behaviour a gigmarket storage adapter must have."""
+class StorageConformance(PaymentStorageConformance):
+    """Every behaviour a gigmarket storage adapter must have (the payment
+    operations' checks come from :class:`PaymentStorageConformance`)."""
 
     def make_storage(self, tmp_path: Path) -> Any:
         """Return a fresh, empty store: a callable that opens units of work."""

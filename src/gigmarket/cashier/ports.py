@@ -1,0 +1,55 @@
+"""The payment service's storage port.
+
+Payment operations live in the same unit of work as the orders and the
+ledger, so that a confirmed charge, the order it pays and the journal entry
+that funds escrow are committed together, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from gigmarket.cashier.model import OperationKind, PaymentOperation
+from gigmarket.orders.ports import OrdersUnitOfWork
+
+__all__ = ["CashierUnitOfWork", "CashierUnitOfWorkFactory", "PaymentOperationRepository"]
+
+
+class PaymentOperationRepository(Protocol):
+    """Payment operations, with optimistic concurrency like orders."""
+
+    def add_operation(self, operation: PaymentOperation) -> None:
+        """Store a new operation; raise
+        :class:`~gigmarket.errors.ConcurrencyConflict` if its id exists (two
+        writers raced to make the same call: the loser retries and finds it)."""
+        ...
+
+    def get_operation(self, operation_id: str) -> PaymentOperation | None: ...
+
+    def save_operation(self, operation: PaymentOperation, *, expected_version: int) -> None:
+        """Replace an operation; raise :class:`~gigmarket.errors.ConcurrencyConflict`
+        unless the stored version is ``expected_version``."""
+        ...
+
+    def operations_for(
+        self, subject: str, kind: OperationKind | None = None
+    ) -> Sequence[PaymentOperation]:
+        """An order's or a seller's operations (of one ``kind``, when given),
+        oldest first (by creation time, then id)."""
+        ...
+
+    def open_operations(self, limit: int) -> Sequence[PaymentOperation]:
+        """Up to ``limit`` operations still waiting for an outcome, oldest first."""
+        ...
+
+
+class CashierUnitOfWork(OrdersUnitOfWork, Protocol):
+    """One transaction over the ledger, the orders, the outbox and the payment operations."""
+
+    @property
+    def payments(self) -> PaymentOperationRepository: ...
+
+
+class CashierUnitOfWorkFactory(Protocol):
+    def __call__(self) -> CashierUnitOfWork: ...

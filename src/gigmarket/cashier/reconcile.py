@@ -1,0 +1,249 @@
+"""Webhooks and reconciliation: the two ways a late answer reaches the books.
+
+Both treat what the gateway *says now* as the truth and hand it to the same
+:class:`~gigmarket.cashier.outcomes.Books` the original call used:
+
+- a **webhook** is a hint. It is verified (the adapter's ``parse_webhook``),
+  deduplicated by its event id in the same transaction as its effect, and
+  then the object it names is *queried*: an old event delivered late, or two
+  delivered out of order, can only ever move an operation forward to the
+  state the gateway reports now.
+- **reconcile** walks every operation still open: a ``started`` one older than
+  the grace period (its process died mid-call) or an ``unknown`` one is
+  looked up by its idempotency key; what the gateway made is applied, and a
+  call the gateway never saw is failed (or, for a refund, sent again). Pending
+  ones are queried; queued refunds are sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, cast
+
+import attrs
+
+from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
+from gigmarket.cashier.ports import CashierUnitOfWork
+from gigmarket.errors import PaymentError
+from gigmarket.idempotency import IdempotencyRecord, fingerprint
+from gigmarket.payments.protocols import DisbursementGateway
+from gigmarket.payments.results import Charge, Payee, Payout, Refund
+from gigmarket.payments.webhooks import WebhookEvent
+
+if TYPE_CHECKING:
+    from gigmarket.cashier.service import Cashier
+
+__all__ = ["ReconcileFix", "ReconcileReport", "WebhookOutcome", "handle_webhook", "reconcile"]
+
+S = OperationStatus
+
+
+@attrs.frozen(kw_only=True)
+class WebhookOutcome:
+    """What one webhook delivery did."""
+
+    event: WebhookEvent
+    duplicate: bool = False
+    """The event was seen before: nothing was done."""
+    operations: tuple[PaymentOperation, ...] = ()
+    """The operations it concerned, as they now stand (none: not one of ours)."""
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileFix:
+    """One operation reconcile moved: from what to what, and why."""
+
+    operation_id: str
+    kind: str
+    before: str
+    after: str
+    note: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileReport:
+    """What one run of ``reconcile`` looked at and changed."""
+
+    checked: int = 0
+    fixed: tuple[ReconcileFix, ...] = ()
+    waiting: tuple[str, ...] = ()
+    """Operations left open: still in flight, still pending at the gateway."""
+    skipped: tuple[tuple[str, str], ...] = ()
+    """(operation id, error code) for those the gateway could not answer now."""
+
+    @property
+    def clean(self) -> bool:
+        return not self.fixed and not self.skipped
+
+
+# -- webhooks -----------------------------------------------------------------
+
+
+def handle_webhook(cashier: Cashier, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
+    """Verify, deduplicate and apply one webhook delivery."""
+    gateway = cashier.collection
+    kind_of = _event_kind(payload, headers, cashier)
+    event, source = kind_of
+    key = f"webhook:{event.gateway}:{event.id}"
+    with cashier._storage() as uow:
+        if uow.idempotency.get_idempotency(key) is not None:
+            return WebhookOutcome(event=event, duplicate=True)
+    family = event.type.split(".", 1)[0]
+    truth: Charge | Payout | Payee | None
+    if family == "charge":
+        truth = gateway.get_charge(event.object_id)
+    elif family == "payout" and source is not None:
+        truth = source.get_payout(event.object_id)
+    elif family == "payee" and source is not None:
+        truth = source.get_payee(event.object_id)
+    else:
+        truth = None
+
+    def apply(uow: CashierUnitOfWork) -> WebhookOutcome:
+        if uow.idempotency.get_idempotency(key) is not None:
+            return WebhookOutcome(event=event, duplicate=True)
+        touched = _apply_truth(cashier, uow, truth)
+        uow.idempotency.add_idempotency(
+            IdempotencyRecord(
+                key=key,
+                operation="webhook",
+                fingerprint=fingerprint({"type": event.type, "object": event.object_id}),
+                result_id=event.object_id,
+            )
+        )
+        return WebhookOutcome(event=event, operations=tuple(touched))
+
+    return cashier._tx(apply)
+
+
+def _event_kind(
+    payload: bytes, headers: Mapping[str, str], cashier: Cashier
+) -> tuple[WebhookEvent, DisbursementGateway | None]:
+    """Parse with the collection gateway, or with the disbursement gateway when
+    it is another adapter (each verifies with its own secret)."""
+    source = cashier.disbursement
+    if source is not None and source is not cast(object, cashier.collection):
+        try:
+            return cashier.collection.parse_webhook(payload, headers), source
+        except PaymentError:
+            return source.parse_webhook(payload, headers), source
+    return cashier.collection.parse_webhook(payload, headers), source
+
+
+def _apply_truth(
+    cashier: Cashier, uow: CashierUnitOfWork, truth: Charge | Payout | Payee | None
+) -> list[PaymentOperation]:
+    books = cashier.books
+    touched: list[PaymentOperation] = []
+    if truth is None:
+        return touched
+    op = uow.payments.get_operation(truth.idempotency_key)
+    if isinstance(truth, Charge):
+        if op is not None and op.kind in (OperationKind.PAYMENT, OperationKind.TIP):
+            touched.append(books.charge(uow, op, truth))
+        for refund in truth.refunds:
+            refund_op = uow.payments.get_operation(refund.idempotency_key)
+            if (
+                refund_op is not None
+                and refund_op.kind is OperationKind.REFUND
+                and refund_op.status is not S.QUEUED
+            ):
+                touched.append(books.refund(uow, refund_op, refund))
+    elif isinstance(truth, Payout):
+        if op is not None and op.kind is OperationKind.PAYOUT:
+            touched.append(books.payout(uow, op, truth))
+    elif op is not None and op.kind is OperationKind.PAYEE:
+        touched.append(books.payee(uow, op, truth))
+    return touched
+
+
+# -- reconcile ----------------------------------------------------------------
+
+
+def reconcile(cashier: Cashier, *, limit: int = 1000) -> ReconcileReport:
+    """Settle every open operation the gateway can answer for now."""
+    with cashier._storage() as uow:
+        waiting_ops = list(uow.payments.open_operations(limit))
+    fixed: list[ReconcileFix] = []
+    waiting: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    grace = cashier.policy.reconcile_grace
+    for op in waiting_ops:
+        if op.status is S.STARTED and cashier.clock.now() - op.updated_at < grace:
+            waiting.append(op.id)  # its call may still be under way
+            continue
+        try:
+            after = _settle(cashier, op)
+        except PaymentError as error:
+            skipped.append((op.id, error.code))
+            continue
+        if after.status is not op.status:
+            note = after.failure or ""
+            fixed.append(
+                ReconcileFix(
+                    operation_id=op.id,
+                    kind=op.kind.value,
+                    before=op.status.value,
+                    after=after.status.value,
+                    note=note,
+                )
+            )
+        if after.is_open:
+            waiting.append(op.id)
+    return ReconcileReport(
+        checked=len(waiting_ops), fixed=tuple(fixed), waiting=tuple(waiting), skipped=tuple(skipped)
+    )
+
+
+def _settle_refund(cashier: Cashier, op: PaymentOperation) -> PaymentOperation:
+    books = cashier.books
+    if op.status is S.QUEUED:
+        return cashier._send_refund(op.id)
+    refund = _refund_for(cashier, op)
+    if refund is None:
+        if op.status is S.PENDING:  # pragma: no cover -- a pending refund the gateway forgot
+            return op
+        cashier._apply(op.id, books.never_sent)
+        return cashier._send_refund(op.id)
+    return cashier._apply(op.id, lambda uow, cur: books.refund(uow, cur, refund))
+
+
+def _settle(cashier: Cashier, op: PaymentOperation) -> PaymentOperation:
+    books = cashier.books
+    if op.kind is OperationKind.REFUND:
+        return _settle_refund(cashier, op)
+    found = _lookup(cashier, op)
+    if found is None:
+        if op.status is S.PENDING:  # pragma: no cover -- pending means the gateway named it
+            return op
+        return cashier._apply(op.id, books.never_sent)
+    apply: Callable[[CashierUnitOfWork, PaymentOperation], PaymentOperation]
+    if isinstance(found, Charge):
+        apply = lambda uow, cur: books.charge(uow, cur, found)  # noqa: E731
+    elif isinstance(found, Payout):
+        apply = lambda uow, cur: books.payout(uow, cur, found)  # noqa: E731
+    else:
+        apply = lambda uow, cur: books.payee(uow, cur, found)  # noqa: E731
+    return cashier._apply(op.id, apply)
+
+
+def _refund_for(cashier: Cashier, op: PaymentOperation) -> Refund | None:
+    if op.charge_ref is None:
+        return None
+    return cashier.collection.get_charge(op.charge_ref).refund_for(op.id)
+
+
+def _lookup(cashier: Cashier, op: PaymentOperation) -> Charge | Payout | Payee | None:
+    """The gateway's object for ``op``: by id when known, else by idempotency key."""
+    if op.kind in (OperationKind.PAYMENT, OperationKind.TIP):
+        if op.gateway_ref is not None:
+            return cashier.collection.get_charge(op.gateway_ref)
+        return cashier.collection.find_charge(op.id)
+    gateway = cashier._payouts()
+    if op.kind is OperationKind.PAYOUT:
+        if op.gateway_ref is not None:
+            return gateway.get_payout(op.gateway_ref)
+        return gateway.find_payout(op.id)
+    if op.gateway_ref is not None:
+        return gateway.get_payee(op.gateway_ref)
+    return gateway.find_payee(op.id)

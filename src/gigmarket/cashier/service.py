@@ -1,0 +1,603 @@
+"""The payment service: where gateways meet the ledger and the orders.
+
+Every command follows one pattern, because a gateway call cannot be part of a
+database transaction:
+
+1. **record** the intended call as a ``started`` operation, with whatever it
+   sets aside in the ledger (buyer credit, a withdrawal), and commit;
+2. **call** the gateway with the operation's id as the idempotency key;
+3. **apply** the answer in a second transaction
+   (:class:`~gigmarket.cashier.outcomes.Books`): ledger entries, the order's
+   transition and the operation's new status, together.
+
+A crash after 1 leaves a ``started`` operation; an answer lost in 2 leaves an
+``unknown`` one (:class:`~gigmarket.errors.OutcomeUnknown` reaches the
+caller). Either way :meth:`Cashier.reconcile` asks the gateway by the key and
+applies what it finds, through the same code as step 3. Money is never
+charged without a record, and never recorded without the gateway's word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+import attrs
+
+from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
+from gigmarket.cashier.outcomes import Books, QueuedCardRefunds
+from gigmarket.cashier.policy import CashierPolicy
+from gigmarket.cashier.ports import CashierUnitOfWork, CashierUnitOfWorkFactory
+from gigmarket.cashier.reconcile import (
+    ReconcileReport,
+    WebhookOutcome,
+    handle_webhook,
+    reconcile,
+)
+from gigmarket.clock import Clock, SystemClock
+from gigmarket.errors import (
+    GatewayMisconfigured,
+    OrderNotFound,
+    OutcomeUnknown,
+    PaymentError,
+    PaymentInProgress,
+    TransitionNotAllowed,
+    ValidationError,
+    WithdrawalRefused,
+    WrongActor,
+)
+from gigmarket.escrow import chart
+from gigmarket.ids import IdFactory, random_ids
+from gigmarket.money import Amount
+from gigmarket.orders.model import Actor, Order, OrderState
+from gigmarket.orders.service import OrderDesk
+from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
+from gigmarket.payments.results import Charge, Payout
+from gigmarket.payments.secret import Secret
+from gigmarket.retry import retrying
+
+__all__ = ["Cashier", "CheckoutResult", "Withdrawal"]
+
+S = OperationStatus
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class CheckoutResult:
+    """What a checkout did: the order as it now stands, the payment operation
+    and, when a card was charged, the gateway's charge."""
+
+    order: Order
+    operation: PaymentOperation
+    charge: Charge | None = None
+
+    @property
+    def paid(self) -> bool:
+        return self.order.state is not OrderState.PENDING_PAYMENT and (
+            self.operation.status is S.SUCCEEDED
+        )
+
+    @property
+    def action_url(self) -> str | None:
+        """Where to send the buyer when the card needs them (3-D Secure)."""
+        return self.charge.action_url if self.charge is not None else None
+
+
+@attrs.frozen(kw_only=True)
+class Withdrawal:
+    """A withdrawal as it stands: its operation and the gateway's payout."""
+
+    operation: PaymentOperation
+    payout: Payout | None = None
+
+
+class Cashier:
+    """Charges buyers, refunds cards, pays sellers out; keeps the books straight.
+
+    ``collection`` takes buyers' money; ``disbursement`` (often the same
+    adapter) pays sellers. Build the :class:`~gigmarket.orders.OrderDesk`
+    with ``card_refunds=Cashier.card_refunds_for(collection, clock)`` so that
+    refunds bound for cards go through this service (the
+    :class:`~gigmarket.marketplace.Marketplace` does).
+    """
+
+    def __init__(
+        self,
+        storage: CashierUnitOfWorkFactory,
+        *,
+        desk: OrderDesk,
+        collection: CollectionGateway,
+        disbursement: DisbursementGateway | None = None,
+        policy: CashierPolicy | None = None,
+        clock: Clock | None = None,
+        ids: IdFactory = random_ids,
+    ) -> None:
+        if desk.policy.gateway != collection.name:
+            raise GatewayMisconfigured(
+                f"orders are booked on gateway {desk.policy.gateway!r}: "
+                "set the lifecycle policy's gateway to the collection gateway's name",
+                gateway=collection.name,
+                operation="configure",
+            )
+        self._storage = storage
+        self.desk = desk
+        self.collection = collection
+        self.disbursement = disbursement
+        self.policy = policy if policy is not None else CashierPolicy()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.ids = ids
+        self.books = Books(desk=desk, clock=self.clock, ids=ids)
+
+    @staticmethod
+    def card_refunds_for(collection: CollectionGateway, clock: Clock) -> QueuedCardRefunds:
+        """The refund channel an :class:`~gigmarket.orders.OrderDesk` needs to
+        send card refunds through this service."""
+        return QueuedCardRefunds(gateway=collection.name, clock=clock)
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _tx(self, work: Callable[[CashierUnitOfWork], T]) -> T:
+        """Run ``work`` in one committed unit of work, again after a transient conflict."""
+
+        def attempt() -> T:
+            with self._storage() as uow:
+                result = work(uow)
+                uow.commit()
+                return result
+
+        return retrying(attempt)
+
+    def _apply(
+        self, operation_id: str, apply: Callable[[CashierUnitOfWork, PaymentOperation], T]
+    ) -> T:
+        def work(uow: CashierUnitOfWork) -> T:
+            op = uow.payments.get_operation(operation_id)
+            if op is None:  # pragma: no cover -- recorded before any call
+                raise ValidationError(f"no payment operation {operation_id!r}", field="operation")
+            return apply(uow, op)
+
+        return self._tx(work)
+
+    def _record(self, op: PaymentOperation) -> None:
+        def work(uow: CashierUnitOfWork) -> None:
+            uow.payments.add_operation(op)
+
+        self._tx(work)
+
+    def _new(
+        self,
+        kind: OperationKind,
+        op_id: str,
+        subject: str,
+        amount: Amount,
+        gateway: str,
+        **more: object,
+    ) -> PaymentOperation:
+        now = self.clock.now()
+        return PaymentOperation(
+            id=op_id,
+            kind=kind,
+            gateway=gateway,
+            subject=subject,
+            amount=amount,
+            status=S.STARTED,
+            created_at=now,
+            updated_at=now,
+            **more,  # type: ignore[arg-type]
+        )
+
+    def _lost(self, op_id: str) -> None:
+        """The call's answer was lost: mark it for a status query."""
+
+        def mark(uow: CashierUnitOfWork, op: PaymentOperation) -> None:
+            if op.status in (S.STARTED, S.QUEUED):
+                uow.payments.save_operation(
+                    op.advance(S.UNKNOWN, self.clock.now()), expected_version=op.version
+                )
+
+        self._apply(op_id, mark)
+
+    def operation(self, operation_id: str) -> PaymentOperation:
+        """One payment operation, as recorded."""
+        with self._storage() as uow:
+            op = uow.payments.get_operation(operation_id)
+        if op is None:
+            raise ValidationError(f"no payment operation {operation_id!r}", field="operation_id")
+        return op
+
+    def operations(self, subject: str) -> list[PaymentOperation]:
+        """An order's or a seller's payment operations, oldest first."""
+        with self._storage() as uow:
+            return list(uow.payments.operations_for(subject))
+
+    # -- checkout ---------------------------------------------------------
+
+    def checkout(self, order_id: str, *, buyer_id: str, source: str) -> CheckoutResult:
+        """Pay an order: buyer credit first (by policy), the rest charged to ``source``.
+
+        ``source`` is a payment-method token from the gateway's front-end
+        library. A declined card leaves the order waiting for payment (the
+        result says why; check out again with another card). A charge that
+        needs the buyer (``result.action_url``) or the network completes
+        later, through a webhook or ``reconcile``. While an attempt's outcome
+        is unknown, another is refused with
+        :class:`~gigmarket.errors.PaymentInProgress`.
+        """
+        if not isinstance(source, str) or not source:
+            raise ValidationError("a payment source token is required", field="source")
+
+        def start(uow: CashierUnitOfWork) -> tuple[Order, PaymentOperation]:
+            order = uow.orders.get(order_id) if isinstance(order_id, str) else None
+            if order is None:
+                raise OrderNotFound(str(order_id))
+            refusal = {"order_id": order.id, "action": "checkout", "state": order.state.value}
+            if buyer_id != order.buyer_id:
+                raise WrongActor(
+                    **refusal, actor="buyer", reason=f"{buyer_id!r} is not this order's buyer"
+                )
+            attempts = uow.payments.operations_for(order.id, OperationKind.PAYMENT)
+            for attempt in attempts:
+                if attempt.is_open or (attempt.status is S.SUCCEEDED and attempt.failure is None):
+                    raise PaymentInProgress(
+                        order_id=order.id, operation_id=attempt.id, status=attempt.status.value
+                    )
+            if order.state is not OrderState.PENDING_PAYMENT:
+                raise TransitionNotAllowed(**refusal, actor="buyer")
+            total = order.price.total_charged
+            credit = self._usable_credit(uow, order) if self.policy.use_credit_first else None
+            op_id = f"pay:{order.id}:{len(attempts) + 1}"
+            flows = self.books.flows(uow)
+            if credit is not None and credit == total:  # no card needed
+                paid = self.desk.act_in(
+                    uow,
+                    order.id,
+                    "pay",
+                    actor=Actor.SYSTEM,
+                    amount=total,
+                    reference=op_id,
+                    credit=credit,
+                )
+                op = self._new(
+                    OperationKind.PAYMENT,
+                    op_id,
+                    order.id,
+                    total,
+                    self.collection.name,
+                    credit=credit,
+                )
+                op = attrs.evolve(op, status=S.SUCCEEDED)
+                uow.payments.add_operation(op)
+                return paid, op
+            hold_id = None
+            if credit is not None:
+                hold_id = flows.reserve_credit(order.id, order.buyer_id, credit).id
+            op = self._new(
+                OperationKind.PAYMENT,
+                op_id,
+                order.id,
+                total - credit if credit is not None else total,
+                self.collection.name,
+                credit=credit,
+                hold_id=hold_id,
+            )
+            uow.payments.add_operation(op)
+            return order, op
+
+        order, op = self._tx(start)
+        if op.status is S.SUCCEEDED:
+            return CheckoutResult(order=order, operation=op)
+        charge = self._call(
+            op,
+            lambda: self.collection.charge(
+                amount=op.amount,
+                source=source,
+                idempotency_key=op.id,
+                description=f"order {order.id}",
+            ),
+        )
+
+        def apply(uow: CashierUnitOfWork, current: PaymentOperation) -> CheckoutResult:
+            done = self.books.charge(uow, current, charge)
+            changed = uow.orders.get(order.id)
+            return CheckoutResult(order=changed or order, operation=done, charge=charge)
+
+        return self._apply(op.id, apply)
+
+    def _usable_credit(self, uow: CashierUnitOfWork, order: Order) -> Amount | None:
+        code = chart.buyer_credit(order.buyer_id, order.currency)
+        if uow.ledger.get_account(code) is None:
+            return None
+        available = self.books.flows(uow).tx.balance(code).available
+        usable = min(available, order.price.total_charged)
+        return usable if usable.units > 0 else None
+
+    def _call(self, op: PaymentOperation, call: Callable[[], T]) -> T:
+        """Make a gateway call for ``op``; record a failure before raising it."""
+        try:
+            return call()
+        except OutcomeUnknown:
+            self._lost(op.id)
+            raise
+        except PaymentError as error:
+            code = error.code
+
+            # Surely not processed (unavailable, refused as invalid, unsupported):
+            # the attempt is over and whatever it set aside is released.
+            def failed(uow: CashierUnitOfWork, current: PaymentOperation) -> None:
+                if current.is_open:
+                    self.books.release_hold(uow, current.hold_id)
+                    uow.payments.save_operation(
+                        current.advance(S.FAILED, self.clock.now(), failure=code),
+                        expected_version=current.version,
+                    )
+
+            self._apply(op.id, failed)
+            raise
+
+    # -- tips -------------------------------------------------------------
+
+    def tip(self, order_id: str, amount: Amount, *, buyer_id: str, source: str) -> CheckoutResult:
+        """Charge a tip on a completed order and book it (commission applies)."""
+        value = Amount.of(amount).require_positive("a tip")
+        if not isinstance(source, str) or not source:
+            raise ValidationError("a payment source token is required", field="source")
+
+        def start(uow: CashierUnitOfWork) -> tuple[Order, PaymentOperation]:
+            order = uow.orders.get(order_id) if isinstance(order_id, str) else None
+            if order is None:
+                raise OrderNotFound(str(order_id))
+            refusal = {"order_id": order.id, "action": "tip", "state": order.state.value}
+            if order.state is not OrderState.COMPLETED:
+                raise TransitionNotAllowed(**refusal, actor="buyer")
+            if buyer_id != order.buyer_id:
+                raise WrongActor(
+                    **refusal, actor="buyer", reason=f"{buyer_id!r} is not this order's buyer"
+                )
+            value.require_currency(order.currency)
+            tips = uow.payments.operations_for(order.id, OperationKind.TIP)
+            op = self._new(
+                OperationKind.TIP,
+                f"tip:{order.id}:{len(tips) + 1}",
+                order.id,
+                value,
+                self.collection.name,
+            )
+            uow.payments.add_operation(op)
+            return order, op
+
+        order, op = self._tx(start)
+        charge = self._call(
+            op,
+            lambda: self.collection.charge(
+                amount=value,
+                source=source,
+                idempotency_key=op.id,
+                description=f"tip on order {order.id}",
+            ),
+        )
+
+        def apply(uow: CashierUnitOfWork, current: PaymentOperation) -> CheckoutResult:
+            done = self.books.charge(uow, current, charge)
+            return CheckoutResult(
+                order=uow.orders.get(order.id) or order, operation=done, charge=charge
+            )
+
+        return self._apply(op.id, apply)
+
+    # -- refunds ----------------------------------------------------------
+
+    def send_refunds(self, *, limit: int = 100) -> list[PaymentOperation]:
+        """Send queued card refunds to the gateway; return them as they end up.
+
+        A refused refund (a card closed since) is given to the buyer as
+        credit instead; an unreachable gateway leaves it queued for next time.
+        """
+        with self._storage() as uow:
+            queued = [
+                op
+                for op in uow.payments.open_operations(limit)
+                if op.kind is OperationKind.REFUND and op.status is S.QUEUED
+            ]
+        return [self._send_refund(op.id) for op in queued]
+
+    def _send_refund(self, op_id: str) -> PaymentOperation:
+        def claim(uow: CashierUnitOfWork, op: PaymentOperation) -> PaymentOperation | None:
+            if op.status is not S.QUEUED:
+                return None  # someone else is sending it
+            started = op.advance(S.STARTED, self.clock.now())
+            uow.payments.save_operation(started, expected_version=op.version)
+            return started
+
+        op = self._apply(op_id, claim)
+        if op is None:
+            return self.operation(op_id)
+        if op.charge_ref is None:  # paid entirely with credit: nothing to give back to a card
+            return self._apply(
+                op.id, lambda uow, cur: self.books.refund(uow, cur, None, "no card charge")
+            )
+        try:
+            refund = self.collection.refund(
+                op.charge_ref, idempotency_key=op.id, amount=op.amount, reason=f"order {op.subject}"
+            )
+        except OutcomeUnknown:
+            self._lost(op.id)
+            return self.operation(op.id)
+        except PaymentError as error:
+            code = error.code
+            if error.should_retry:  # not processed: back in the queue
+                return self._apply(op.id, self._requeue)
+            return self._apply(op.id, lambda uow, cur: self.books.refund(uow, cur, None, code))
+        return self._apply(op.id, lambda uow, cur: self.books.refund(uow, cur, refund))
+
+    def _requeue(self, uow: CashierUnitOfWork, op: PaymentOperation) -> PaymentOperation:
+        if op.status is not S.STARTED:
+            return op
+        queued = op.advance(S.QUEUED, self.clock.now())
+        uow.payments.save_operation(queued, expected_version=op.version)
+        return queued
+
+    # -- late answers -----------------------------------------------------
+
+    def handle_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
+        """Verify, deduplicate and apply one webhook delivery (the raw body and
+        headers, as received). A bad signature raises
+        :class:`~gigmarket.errors.WebhookVerificationFailed`: answer 400. A
+        gateway that cannot be queried now raises a
+        :class:`~gigmarket.errors.PaymentError`: answer 5xx, and it redelivers."""
+        return handle_webhook(self, payload, headers)
+
+    def reconcile(self, *, limit: int = 1000) -> ReconcileReport:
+        """Settle operations left open: lost answers, interrupted calls,
+        pending charges and payouts, queued refunds. Safe to run repeatedly
+        and concurrently with everything else."""
+        return reconcile(self, limit=limit)
+
+    # -- sellers: payees and withdrawals ----------------------------------
+
+    def _payouts(self) -> DisbursementGateway:
+        if self.disbursement is None:
+            raise GatewayMisconfigured(
+                "no disbursement gateway is configured", gateway="none", operation="payout"
+            )
+        return self.disbursement
+
+    def onboard_payee(
+        self, seller_id: str, currency: str, *, bank_token: Secret | str
+    ) -> PaymentOperation:
+        """Register a seller's bank account (as the gateway's token) for payouts in ``currency``."""
+        gateway = self._payouts()
+        chart.check_party(seller_id, "seller_id")
+        code = chart.seller_available(seller_id, currency).rsplit(":", 1)[1]
+
+        def start(uow: CashierUnitOfWork) -> PaymentOperation:
+            earlier = uow.payments.operations_for(seller_id, OperationKind.PAYEE)
+            op = self._new(
+                OperationKind.PAYEE,
+                f"payee:{seller_id}:{code}:{len(earlier) + 1}",
+                seller_id,
+                Amount.zero(code),
+                gateway.name,
+            )
+            uow.payments.add_operation(op)
+            return op
+
+        op = self._tx(start)
+        payee = self._call(
+            op,
+            lambda: gateway.onboard_payee(
+                reference=seller_id, currency=code, bank_token=bank_token, idempotency_key=op.id
+            ),
+        )
+        return self._apply(op.id, lambda uow, cur: self.books.payee(uow, cur, payee))
+
+    def payee_of(self, seller_id: str, currency: str) -> str | None:
+        """The gateway's id of the seller's active payee in ``currency``, if any."""
+        with self._storage() as uow:
+            return _payee(uow, seller_id, currency)
+
+    def withdraw(
+        self, seller_id: str, amount: Amount, *, idempotency_key: str | None = None
+    ) -> Withdrawal:
+        """Pay ``amount`` of a seller's available earnings out to their bank.
+
+        The limits of :attr:`CashierPolicy.withdrawals` apply; the money is
+        reserved before the gateway is called, moves to ``payouts:in_flight``
+        when the gateway accepts the payout, leaves when the bank confirms it
+        and returns to the seller if the payout fails.
+        """
+        gateway = self._payouts()
+        value = Amount.of(amount).require_positive("a withdrawal")
+        chart.check_party(seller_id, "seller_id")
+
+        def start(uow: CashierUnitOfWork) -> tuple[PaymentOperation, str | None]:
+            earlier = uow.payments.operations_for(seller_id, OperationKind.PAYOUT)
+            suffix = idempotency_key if idempotency_key is not None else len(earlier) + 1
+            op_id = f"payout:{seller_id}:{suffix}"
+            previous = uow.payments.get_operation(op_id)
+            if previous is not None:
+                if previous.amount != value:
+                    raise ValidationError(
+                        f"withdrawal {idempotency_key!r} was for {previous.amount}",
+                        field="idempotency_key",
+                    )
+                return previous, None
+            payee_id = self._check_withdrawal(uow, seller_id, value)
+            hold = self.books.flows(uow).request_withdrawal(seller_id, value)
+            op = self._new(
+                OperationKind.PAYOUT, op_id, seller_id, value, gateway.name, hold_id=hold.id
+            )
+            uow.payments.add_operation(op)
+            return op, payee_id
+
+        op, payee_id = self._tx(start)
+        if payee_id is None:  # a replay: report, do not pay again
+            return Withdrawal(operation=op)
+        payout = self._call(
+            op,
+            lambda: gateway.payout(
+                payee_id=payee_id,
+                amount=value,
+                idempotency_key=op.id,
+                description=f"withdrawal {op.id}",
+            ),
+        )
+        done = self._apply(op.id, lambda uow, cur: self.books.payout(uow, cur, payout))
+        return Withdrawal(operation=done, payout=payout)
+
+    def _check_withdrawal(self, uow: CashierUnitOfWork, seller_id: str, value: Amount) -> str:
+        limits = self.policy.withdrawals.get(value.currency)
+        if limits is None:
+            raise WithdrawalRefused(
+                f"no withdrawal limits are set for {value.currency}",
+                seller_id=seller_id,
+                reason="no_limits",
+            )
+        if value < limits.minimum:
+            raise WithdrawalRefused(
+                f"the minimum is {limits.minimum}", seller_id=seller_id, reason="below_minimum"
+            )
+        if value > limits.maximum:
+            raise WithdrawalRefused(
+                f"the maximum is {limits.maximum}", seller_id=seller_id, reason="above_maximum"
+            )
+        since = self.clock.now() - limits.window
+        recent = [
+            op
+            for op in uow.payments.operations_for(seller_id, OperationKind.PAYOUT)
+            if op.created_at > since
+            and op.status is not S.FAILED
+            and op.amount.currency == value.currency
+        ]
+        if len(recent) >= limits.per_window:
+            raise WithdrawalRefused(
+                f"{limits.per_window} withdrawal(s) per {limits.window} already made",
+                seller_id=seller_id,
+                reason="too_many",
+            )
+        payee_id = _payee(uow, seller_id, value.currency)
+        if payee_id is None:
+            raise WithdrawalRefused(
+                f"no bank account is set up for {value.currency}",
+                seller_id=seller_id,
+                reason="no_payee",
+            )
+        code = chart.seller_available(seller_id, value.currency)
+        available = (
+            self.books.flows(uow).tx.balance(code).available
+            if uow.ledger.get_account(code) is not None
+            else Amount.zero(value.currency)
+        )
+        if value > available:
+            raise WithdrawalRefused(
+                f"only {available} is available", seller_id=seller_id, reason="insufficient_funds"
+            )
+        return payee_id
+
+
+def _payee(uow: CashierUnitOfWork, seller_id: str, currency: str) -> str | None:
+    active = [
+        op.gateway_ref
+        for op in uow.payments.operations_for(seller_id, OperationKind.PAYEE)
+        if op.status is S.SUCCEEDED and op.amount.currency == currency
+    ]
+    return active[-1] if active else None

@@ -1,0 +1,155 @@
+"""Refunds after completion: taking back what an order already paid out.
+
+A completed order's money has left escrow: the seller's share is clearing or
+available (or already withdrawn), the platform's share is revenue. Refunding
+such an order (a chargeback lost, a support decision) takes it back in one
+entry, into the order's escrow, from where the ordinary refund sends it to
+the buyer's card or credit, by policy:
+
+- the platform gives back its part of the refund, in proportion to what it
+  earned on the order (largest remainder, so the parts add up exactly);
+- the seller gives back the rest: first from this order's earnings still
+  clearing (the order's clearance timers shrink accordingly, so they never
+  clear money that is gone), then from what is available;
+- what the seller no longer has is recorded as **debt**, which their next
+  cleared earnings repay before anything becomes available again.
+
+Per order, charged = seller net + fees + refunds + held still holds: the
+seller's and the platform's totals shrink by what was taken back, and the
+refunds grow by it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from gigmarket.errors import TransitionNotAllowed, ValidationError
+from gigmarket.escrow import chart
+from gigmarket.escrow.flows import EscrowFlows
+from gigmarket.escrow.ledger import LedgerTransaction
+from gigmarket.idempotency import IdempotencyRecord, fingerprint, replayed
+from gigmarket.money import Amount, allocate
+from gigmarket.orders.lifecycle import ActionContext, refund_buyer
+from gigmarket.orders.model import Actor, Order, OrderState
+from gigmarket.orders.ports import OrdersUnitOfWork
+
+if TYPE_CHECKING:
+    from gigmarket.orders.service import OrderDesk
+
+__all__ = ["refund_completed"]
+
+
+def refund_completed(
+    desk: OrderDesk,
+    uow: OrdersUnitOfWork,
+    order_id: str,
+    amount: Amount,
+    *,
+    reason: str = "",
+    idempotency_key: str | None = None,
+) -> Order:
+    """Refund ``amount`` of a completed order (see the module's note)."""
+    order = desk._load(uow, order_id)
+    if order.state is not OrderState.COMPLETED:
+        raise TransitionNotAllowed(
+            order_id=order.id,
+            action="refund_completed",
+            state=order.state.value,
+            actor="operator",
+            reason="only a completed order is refunded this way (others through cancellation)",
+        )
+    value = Amount.of(amount).require_positive("a refund")
+    value.require_currency(order.currency)
+    digest = fingerprint({"order": order.id, "amount": str(value), "reason": reason})
+    previous = replayed(uow.idempotency, idempotency_key, "refund_completed", digest)
+    if previous is not None:
+        return order
+    settlement = order.settlement
+    paid_out = settlement.seller_net + settlement.platform_fees
+    if value.units > paid_out:
+        raise ValidationError(
+            f"at most {Amount(units=paid_out, currency=order.currency)} was paid out",
+            field="amount",
+        )
+    now = desk.clock.now()
+    platform_share, seller_share = allocate(
+        value, [settlement.platform_fees, settlement.seller_net]
+    )
+    from_pending = _shrink_clearance(uow, order, seller_share, now)
+    ledger = LedgerTransaction(uow, desk.clock, desk.ids)
+    flows = EscrowFlows(ledger)
+    key = f"clawback:{order.id}:{order.version}"
+    entry = flows.claw_back(
+        order.seller_id,
+        value,
+        destination=chart.order_escrow(order.id),
+        from_pending=from_pending,
+        platform_share=platform_share,
+        references=[f"order:{order.id}", f"seller:{order.seller_id}"],
+        idempotency_key=key,
+    )
+    debt = chart.seller_debt(order.seller_id, order.currency)
+    owed = sum(-p.amount.units for p in entry.postings if p.account == debt)
+    taken = attrs.evolve(
+        order,
+        version=order.version + 1,
+        settlement=attrs.evolve(
+            settlement,
+            seller_net=settlement.seller_net - seller_share.units,
+            platform_fees=settlement.platform_fees - platform_share.units,
+        ),
+    )
+    ctx = ActionContext(
+        order=order,
+        actor=Actor.OPERATOR,
+        now=now,
+        policy=desk.policy,
+        flows=flows,
+        ids=desk.ids,
+        refund_to_card=desk._card_refunds(uow, ledger),
+    )
+    ctx.emit(
+        "money.clawed_back",
+        amount=str(value),
+        seller_share=str(seller_share),
+        platform_share=str(platform_share),
+        seller_debt=str(Amount(units=owed, currency=order.currency)),
+        reason=reason,
+    )
+    refunded = refund_buyer(ctx, taken, value.units)
+    uow.orders.save(refunded, expected_version=order.version)
+    desk._append(uow, refunded, now, ctx.events)
+    if idempotency_key is not None:
+        uow.idempotency.add_idempotency(
+            IdempotencyRecord(
+                key=idempotency_key,
+                operation="refund_completed",
+                fingerprint=digest,
+                result_id=order.id,
+            )
+        )
+    return refunded
+
+
+def _shrink_clearance(uow: OrdersUnitOfWork, order: Order, wanted: Amount, now: datetime) -> Amount:
+    """Take up to ``wanted`` from this order's earnings still clearing, newest
+    first, shrinking (or retiring) their clearance timers to match."""
+    left = wanted.units
+    for timer in sorted(uow.orders.timers_for(order.id), key=lambda t: t.due_at, reverse=True):
+        if left == 0:
+            break
+        if timer.action != "clear" or timer.done_at is not None:
+            continue
+        payload = dict(timer.payload)
+        units = int(payload["units"])
+        take = min(units, left)
+        left -= take
+        if take == units:
+            uow.orders.save_timer(attrs.evolve(timer, done_at=now, outcome="clawed back"))
+        else:
+            payload["units"] = str(units - take)
+            uow.orders.save_timer(attrs.evolve(timer, payload=tuple(sorted(payload.items()))))
+    return Amount(units=wanted.units - left, currency=wanted.currency)
