@@ -195,6 +195,7 @@ def _story(
     accounts.update(
         {
             "payment gateway (world)": lambda: chart.gateway(market.policy.gateway, currency),
+            "Rahim: credit": lambda: chart.buyer_credit(rahim.id, currency),
             "order escrow": lambda: chart.order_escrow(order.id),
             "Nadia: pending": lambda: chart.seller_pending(nadia.id, currency),
             "Nadia: available": lambda: chart.seller_available(nadia.id, currency),

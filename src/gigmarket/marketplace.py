@@ -1,15 +1,22 @@
 """The composition root: one object that wires gigmarket's parts together.
 
 ``Marketplace()`` with no arguments is a working marketplace on an embedded
-SQLite file (``gigmarket.db``) with the Fiverr-like policy; every part can be
-replaced explicitly::
+SQLite file (``gigmarket.db``), the sandbox payment gateway and the
+Fiverr-like policy; every part can be replaced explicitly::
 
-    Marketplace(PostgresStorage(url), policy=upwork_policy(), clock=SystemClock())
+    Marketplace(
+        PostgresStorage(url),
+        gateway=create_collection("acmepay", api_key=..., webhook_secret=...),
+        policy=upwork_policy(gateway="acmepay"),
+        clock=SystemClock(),
+    )
 
-It exposes the services a host needs (``catalog``, ``orders``, ``ledger``)
-and the few operations that span them, such as checkout, which reads a gig
-version from the catalog and freezes it into an order. The services never
-import each other; they meet here.
+It exposes the services a host needs (``catalog``, ``orders``, ``cashier``,
+``ledger``) and the operations that span them: ``checkout`` reads a gig
+version from the catalog and freezes it into an order, ``pay`` charges it,
+``run_due`` fires the timers and sends the refunds they queued, ``reconcile``
+settles what a crash or a lost answer left open. The services never import
+each other; they meet here.
 """
 
 from __future__ import annotations
@@ -28,11 +35,13 @@ from gigmarket.cashier import (
     WebhookOutcome,
     Withdrawal,
 )
+from gigmarket.cashier.audit import audit_payments
 from gigmarket.catalog import Catalog, CatalogTransaction, GigVersion, SellerLevel
 from gigmarket.catalog.ports import CatalogUnitOfWork
 from gigmarket.clock import Clock, SystemClock
 from gigmarket.errors import ValidationError
 from gigmarket.escrow import chart
+from gigmarket.escrow.audit import Violation, audit_ledger
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.escrow.model import Balance
 from gigmarket.ids import IdFactory, random_ids
@@ -50,6 +59,7 @@ from gigmarket.orders import (
     RequirementQuestion,
     fiverr_policy,
 )
+from gigmarket.orders.audit import audit_orders
 from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
 from gigmarket.payments.sandbox import SandboxGateway
 from gigmarket.payments.secret import Secret
@@ -123,7 +133,12 @@ class CatalogStanding:
 
 
 class Marketplace:
-    """A whole marketplace: catalog, orders and ledger on one storage."""
+    """A whole marketplace: catalog, orders, payments and ledger on one storage.
+
+    ``gateway`` takes buyers' money and ``payouts`` pays sellers (by default
+    the gateway itself, when it can). The lifecycle ``policy`` books money on
+    the gateway's account, so its ``gateway`` must be the gateway's name.
+    """
 
     def __init__(
         self,
@@ -227,10 +242,20 @@ class Marketplace:
         self.cashier.send_refunds()
         return done
 
-    def reconcile(self, *, limit: int = 1000) -> ReconcileReport:
+    def reconcile(self, *, limit: int | None = None) -> ReconcileReport:
         """Settle every payment left open (lost answers, interrupted calls,
         pending charges and payouts, queued refunds) with the gateway's word."""
         return self.cashier.reconcile(limit=limit)
+
+    def audit(self) -> list[Violation]:
+        """Every broken invariant of the ledger, the orders and the payments, read
+        in one unit of work (empty when all is well). For a SQL store in
+        production, ``gigmarket audit`` reads a read-only snapshot instead."""
+        with self.storage() as uow:
+            violations = list(audit_ledger(uow.ledger).violations)
+            violations += audit_orders(uow, self.orders.process)
+            violations += audit_payments(uow)
+            return violations
 
     # -- events -------------------------------------------------------------
 

@@ -22,6 +22,8 @@ invariant              what is checked
 ``6-append-only``      a reversal is the exact opposite of an entry that exists, and no
                        entry is reversed twice
 ``7-atomic``           no entry was written without its postings
+``8-payments``         refunds in flight hold exactly what the open refund operations add
+                       up to; an order is paid by at most one kept charge, the one it records
 =====================  ===================================================================
 
 The snapshot changes nothing and blocks no writer: on SQLite a deferred read
@@ -42,6 +44,8 @@ from typing import Any, cast
 
 import attrs
 
+from gigmarket.cashier.audit import audit_payments
+from gigmarket.cashier.ports import CashierUnitOfWork
 from gigmarket.errors import GigmarketError, StorageError
 from gigmarket.escrow.audit import Violation, audit_ledger
 from gigmarket.escrow.model import JournalEntry, LedgerAccount
@@ -51,6 +55,7 @@ from gigmarket.orders import DEFAULT_PROCESS, Order
 from gigmarket.orders.audit import audit_orders
 from gigmarket.orders.ports import OrdersUnitOfWork
 from gigmarket.storage.sql import SqlLedgerRepository, SqlOrderRepository
+from gigmarket.storage.sql_payments import SqlPaymentRepository
 from gigmarket.storage.sqlite import SQLiteStorage
 
 __all__ = ["PROGRESS_EVERY", "Finding", "StoreAudit", "audit_store", "format_money"]
@@ -192,6 +197,7 @@ class _Snapshot:
     db: _ReadOnly
     ledger: SqlLedgerRepository
     orders: Any
+    payments: SqlPaymentRepository
 
 
 @contextmanager
@@ -219,6 +225,7 @@ def _read_snapshot(storage: Any) -> Iterator[_Snapshot]:
             db=reader,
             ledger=SqlLedgerRepository(reader),
             orders=_OrdersOnce(SqlOrderRepository(reader)),
+            payments=SqlPaymentRepository(reader),
         )
     finally:
         if on_sqlite:
@@ -447,6 +454,7 @@ def audit_store(
                 checks.see(entry)
         accounts = snapshot.ledger.accounts()
         order_violations = audit_orders(cast(OrdersUnitOfWork, snapshot), DEFAULT_PROCESS)
+        order_violations += audit_payments(cast(CashierUnitOfWork, snapshot))
         orders = {order.id: order for order in snapshot.orders.orders()}
         key_count = int(snapshot.db.one("SELECT COUNT(*) FROM idempotency_keys")[0])
         duplicate_keys = _duplicate_keys(snapshot.db)

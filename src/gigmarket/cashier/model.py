@@ -136,6 +136,11 @@ class PaymentOperation:
     failure: str | None = None
     """Why it failed (a normalized decline code or a reason), or a note on
     how it was settled."""
+    source: str | None = None
+    """For a payment or a tip: the payment-method token charged (the
+    gateway's token, never card data), so that a call whose outcome is
+    unknown can be sent again with the same key, which the gateway collapses
+    into the first."""
 
     def __attrs_post_init__(self) -> None:
         if self.credit is not None and (

@@ -8,9 +8,10 @@ that funds escrow are committed together, or not at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
-from gigmarket.cashier.model import OperationKind, PaymentOperation
+from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.orders.ports import OrdersUnitOfWork
 
 __all__ = ["CashierUnitOfWork", "CashierUnitOfWorkFactory", "PaymentOperationRepository"]
@@ -39,8 +40,17 @@ class PaymentOperationRepository(Protocol):
         oldest first (by creation time, then id)."""
         ...
 
-    def open_operations(self, limit: int) -> Sequence[PaymentOperation]:
-        """Up to ``limit`` operations still waiting for an outcome, oldest first."""
+    def open_operations(
+        self,
+        limit: int,
+        *,
+        after: tuple[datetime, str] | None = None,
+        status: OperationStatus | None = None,
+    ) -> Sequence[PaymentOperation]:
+        """Up to ``limit`` operations still waiting for an outcome, oldest first
+        (by creation time, then id): only those with ``status`` when given, and
+        only those after the ``(created_at, id)`` cursor ``after``, so that a
+        caller can walk past operations that stay open for long."""
         ...
 
 

@@ -17,7 +17,8 @@ Both treat what the gateway *says now* as the truth and hand it to the same
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 import attrs
@@ -26,8 +27,9 @@ from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOpera
 from gigmarket.cashier.ports import CashierUnitOfWork
 from gigmarket.errors import PaymentError
 from gigmarket.idempotency import IdempotencyRecord, fingerprint
+from gigmarket.orders.model import OrderState
 from gigmarket.payments.protocols import DisbursementGateway
-from gigmarket.payments.results import Charge, Payee, Payout, Refund
+from gigmarket.payments.results import Charge, ChargeStatus, Payee, Payout, Refund
 from gigmarket.payments.webhooks import WebhookEvent
 
 if TYPE_CHECKING:
@@ -160,38 +162,57 @@ def _apply_truth(
 # -- reconcile ----------------------------------------------------------------
 
 
-def reconcile(cashier: Cashier, *, limit: int = 1000) -> ReconcileReport:
-    """Settle every open operation the gateway can answer for now."""
-    with cashier._storage() as uow:
-        waiting_ops = list(uow.payments.open_operations(limit))
+PAGE = 200
+"""Open operations read at a time while ``reconcile`` walks them."""
+
+
+def reconcile(cashier: Cashier, *, limit: int | None = None) -> ReconcileReport:
+    """Settle every open operation the gateway can answer for now (at most
+    ``limit`` of them, oldest first, when given).
+
+    The walk goes past operations that stay open (a payment waiting for its
+    buyer, a payout on its way), so one that is stuck never hides the ones
+    behind it.
+    """
     fixed: list[ReconcileFix] = []
     waiting: list[str] = []
     skipped: list[tuple[str, str]] = []
+    checked = 0
+    after: tuple[datetime, str] | None = None
     grace = cashier.policy.reconcile_grace
-    for op in waiting_ops:
-        if op.status is S.STARTED and cashier.clock.now() - op.updated_at < grace:
-            waiting.append(op.id)  # its call may still be under way
-            continue
-        try:
-            after = _settle(cashier, op)
-        except PaymentError as error:
-            skipped.append((op.id, error.code))
-            continue
-        if after.status is not op.status:
-            note = after.failure or ""
-            fixed.append(
-                ReconcileFix(
-                    operation_id=op.id,
-                    kind=op.kind.value,
-                    before=op.status.value,
-                    after=after.status.value,
-                    note=note,
+    while limit is None or checked < limit:
+        size = PAGE if limit is None else min(PAGE, limit - checked)
+        with cashier._storage() as uow:
+            page = list(uow.payments.open_operations(size, after=after))
+        if not page:
+            break
+        after = (page[-1].created_at, page[-1].id)
+        for op in page:
+            checked += 1
+            if op.status is S.STARTED and cashier.clock.now() - op.updated_at < grace:
+                waiting.append(op.id)  # its call may still be under way
+                continue
+            try:
+                after_op = _settle(cashier, op)
+            except PaymentError as error:
+                skipped.append((op.id, error.code))
+                continue
+            if after_op.status is not op.status:
+                fixed.append(
+                    ReconcileFix(
+                        operation_id=op.id,
+                        kind=op.kind.value,
+                        before=op.status.value,
+                        after=after_op.status.value,
+                        note=after_op.failure or "",
+                    )
                 )
-            )
-        if after.is_open:
-            waiting.append(op.id)
+            if after_op.is_open:
+                waiting.append(op.id)
+        if len(page) < size:
+            break
     return ReconcileReport(
-        checked=len(waiting_ops), fixed=tuple(fixed), waiting=tuple(waiting), skipped=tuple(skipped)
+        checked=checked, fixed=tuple(fixed), waiting=tuple(waiting), skipped=tuple(skipped)
     )
 
 
@@ -203,8 +224,7 @@ def _settle_refund(cashier: Cashier, op: PaymentOperation) -> PaymentOperation:
     if refund is None:
         if op.status is S.PENDING:  # pragma: no cover -- a pending refund the gateway forgot
             return op
-        cashier._apply(op.id, books.never_sent)
-        return cashier._send_refund(op.id)
+        return cashier.resend(op)
     return cashier._apply(op.id, lambda uow, cur: books.refund(uow, cur, refund))
 
 
@@ -216,15 +236,32 @@ def _settle(cashier: Cashier, op: PaymentOperation) -> PaymentOperation:
     if found is None:
         if op.status is S.PENDING:  # pragma: no cover -- pending means the gateway named it
             return op
-        return cashier._apply(op.id, books.never_sent)
-    apply: Callable[[CashierUnitOfWork, PaymentOperation], PaymentOperation]
+        return cashier.resend(op)
     if isinstance(found, Charge):
-        apply = lambda uow, cur: books.charge(uow, cur, found)  # noqa: E731
-    elif isinstance(found, Payout):
-        apply = lambda uow, cur: books.payout(uow, cur, found)  # noqa: E731
-    else:
-        apply = lambda uow, cur: books.payee(uow, cur, found)  # noqa: E731
-    return cashier._apply(op.id, apply)
+        found = _abandon(cashier, op, found)
+        charge = found
+        return cashier._apply(op.id, lambda uow, cur: books.charge(uow, cur, charge))
+    if isinstance(found, Payout):
+        payout = found
+        return cashier._apply(op.id, lambda uow, cur: books.payout(uow, cur, payout))
+    payee = found
+    return cashier._apply(op.id, lambda uow, cur: books.payee(uow, cur, payee))
+
+
+_CANCELLABLE = frozenset({ChargeStatus.REQUIRES_ACTION, ChargeStatus.AUTHORIZED})
+
+
+def _abandon(cashier: Cashier, op: PaymentOperation, charge: Charge) -> Charge:
+    """A charge still waiting for its buyer (3-D Secure) on an order that can
+    no longer be paid (it expired) is cancelled at the gateway, so that it
+    neither stays open for ever nor takes money that would only be given back."""
+    if charge.status not in _CANCELLABLE or op.kind is not OperationKind.PAYMENT:
+        return charge
+    with cashier._storage() as uow:
+        order = uow.orders.get(op.subject)
+    if order is not None and order.state is OrderState.PENDING_PAYMENT:
+        return charge
+    return cashier.collection.cancel(charge.id, idempotency_key=f"cancel:{op.id}")
 
 
 def _refund_for(cashier: Cashier, op: PaymentOperation) -> Refund | None:

@@ -73,9 +73,9 @@ class CheckoutResult:
 
     @property
     def paid(self) -> bool:
-        return self.order.state is not OrderState.PENDING_PAYMENT and (
-            self.operation.status is S.SUCCEEDED
-        )
+        # A charge the order could not take (it expired meanwhile) succeeded at
+        # the gateway but is being given back: that is not a paid order.
+        return self.operation.status is S.SUCCEEDED and self.operation.failure is None
 
     @property
     def action_url(self) -> str | None:
@@ -279,6 +279,7 @@ class Cashier:
                 self.collection.name,
                 credit=credit,
                 hold_id=hold_id,
+                source=source,
             )
             uow.payments.add_operation(op)
             return order, op
@@ -286,13 +287,21 @@ class Cashier:
         order, op = self._tx(start)
         if op.status is S.SUCCEEDED:
             return CheckoutResult(order=order, operation=op)
+        return self._charge(op, order)
+
+    def _charge(self, op: PaymentOperation, order: Order) -> CheckoutResult:
+        """Send (or send again, under the same key) a payment's or a tip's
+        charge, and apply the answer."""
+        if op.source is None:  # pragma: no cover -- recorded with every charge
+            raise ValidationError(f"payment {op.id} has no source to charge", field="source")
+        what = "tip on order" if op.kind is OperationKind.TIP else "order"
         charge = self._call(
             op,
             lambda: self.collection.charge(
                 amount=op.amount,
-                source=source,
+                source=op.source or "",
                 idempotency_key=op.id,
-                description=f"order {order.id}",
+                description=f"{what} {op.subject}",  # the same each time: the key's parameters
             ),
         )
 
@@ -361,28 +370,13 @@ class Cashier:
                 order.id,
                 value,
                 self.collection.name,
+                source=source,
             )
             uow.payments.add_operation(op)
             return order, op
 
         order, op = self._tx(start)
-        charge = self._call(
-            op,
-            lambda: self.collection.charge(
-                amount=value,
-                source=source,
-                idempotency_key=op.id,
-                description=f"tip on order {order.id}",
-            ),
-        )
-
-        def apply(uow: CashierUnitOfWork, current: PaymentOperation) -> CheckoutResult:
-            done = self.books.charge(uow, current, charge)
-            return CheckoutResult(
-                order=uow.orders.get(order.id) or order, operation=done, charge=charge
-            )
-
-        return self._apply(op.id, apply)
+        return self._charge(op, order)
 
     # -- refunds ----------------------------------------------------------
 
@@ -395,8 +389,8 @@ class Cashier:
         with self._storage() as uow:
             queued = [
                 op
-                for op in uow.payments.open_operations(limit)
-                if op.kind is OperationKind.REFUND and op.status is S.QUEUED
+                for op in uow.payments.open_operations(limit, status=S.QUEUED)
+                if op.kind is OperationKind.REFUND
             ]
         return [self._send_refund(op.id) for op in queued]
 
@@ -446,7 +440,7 @@ class Cashier:
         :class:`~gigmarket.errors.PaymentError`: answer 5xx, and it redelivers."""
         return handle_webhook(self, payload, headers)
 
-    def reconcile(self, *, limit: int = 1000) -> ReconcileReport:
+    def reconcile(self, *, limit: int | None = None) -> ReconcileReport:
         """Settle operations left open: lost answers, interrupted calls,
         pending charges and payouts, queued refunds. Safe to run repeatedly
         and concurrently with everything else."""
@@ -532,17 +526,48 @@ class Cashier:
         op, payee_id = self._tx(start)
         if payee_id is None:  # a replay: report, do not pay again
             return Withdrawal(operation=op)
+        return self._pay_out(op, payee_id)
+
+    def _pay_out(self, op: PaymentOperation, payee_id: str) -> Withdrawal:
+        """Send (or send again, under the same key) a withdrawal's payout, and apply the answer."""
+        gateway = self._payouts()
         payout = self._call(
             op,
             lambda: gateway.payout(
                 payee_id=payee_id,
-                amount=value,
+                amount=op.amount,
                 idempotency_key=op.id,
                 description=f"withdrawal {op.id}",
             ),
         )
         done = self._apply(op.id, lambda uow, cur: self.books.payout(uow, cur, payout))
         return Withdrawal(operation=done, payout=payout)
+
+    def resend(self, op: PaymentOperation) -> PaymentOperation:
+        """Send a call the gateway has no trace of again, under its own key.
+
+        What ``reconcile`` does with an operation left ``started`` or
+        ``unknown`` that the gateway cannot find: the first attempt may still
+        be on its way, and the gateway's idempotency collapses the two into
+        one, so sending again is the only way to be sure either way. A payee
+        cannot be sent again (the bank token is never kept): it fails, and
+        the seller adds the account again.
+        """
+        books = self.books
+        if op.kind is OperationKind.REFUND:
+            self._apply(op.id, books.never_sent)
+            return self._send_refund(op.id)
+        if op.kind is OperationKind.PAYOUT:
+            with self._storage() as uow:
+                payee_id = _payee(uow, op.subject, op.amount.currency)
+            if payee_id is not None:
+                return self._pay_out(op, payee_id).operation
+        elif op.kind in (OperationKind.PAYMENT, OperationKind.TIP) and op.source is not None:
+            with self._storage() as uow:
+                order = uow.orders.get(op.subject)
+            if order is not None:
+                return self._charge(op, order).operation
+        return self._apply(op.id, books.never_sent)
 
     def _check_withdrawal(self, uow: CashierUnitOfWork, seller_id: str, value: Amount) -> str:
         limits = self.policy.withdrawals.get(value.currency)
@@ -574,6 +599,15 @@ class Cashier:
                 seller_id=seller_id,
                 reason="too_many",
             )
+        debt_code = chart.seller_debt(seller_id, value.currency)
+        if uow.ledger.get_account(debt_code) is not None:
+            owed = self.books.flows(uow).tx.balance(debt_code).posted
+            if owed.units < 0:
+                raise WithdrawalRefused(
+                    f"{-owed} is owed to the marketplace; it is repaid from the next earnings",
+                    seller_id=seller_id,
+                    reason="in_debt",
+                )
         payee_id = _payee(uow, seller_id, value.currency)
         if payee_id is None:
             raise WithdrawalRefused(

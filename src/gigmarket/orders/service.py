@@ -41,7 +41,7 @@ from gigmarket.escrow.transaction import LedgerTransaction
 from gigmarket.idempotency import IdempotencyRecord, fingerprint, replayed
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount, Money
-from gigmarket.orders.clawback import refund_completed
+from gigmarket.orders.completed import refund_completed, tip_completed
 from gigmarket.orders.events import OrderEvent
 from gigmarket.orders.lifecycle import DEFAULT_PROCESS, EFFECTS, ActionContext, DisputeResolution
 from gigmarket.orders.model import Actor, Offer, Order, OrderState, Review, ScheduledAction
@@ -416,7 +416,7 @@ class OrderDesk:
 
         The platform and the seller give back their shares; what the seller no
         longer has becomes debt that later earnings repay first. See
-        :mod:`gigmarket.orders.clawback`.
+        :mod:`gigmarket.orders.completed`.
         """
         with self._storage() as uow:
             changed = refund_completed(
@@ -454,94 +454,14 @@ class OrderDesk:
         payment_reference: str,
     ) -> Order:
         """:meth:`tip` inside a unit of work the caller owns (and commits)."""
-        value = Amount.of(amount).require_positive("a tip")
-        now = self.clock.now()
-        order = self._load(uow, order_id)
-        refusal = {
-            "order_id": order.id,
-            "action": "tip",
-            "state": order.state.value,
-            "actor": "buyer",
-        }
-        if order.state is not OrderState.COMPLETED:
-            raise TransitionNotAllowed(**refusal)
-        if buyer_id != order.buyer_id:
-            raise WrongActor(**refusal, reason=f"{buyer_id!r} is not this order's buyer")
-        value.require_currency(order.currency)
-        if not isinstance(payment_reference, str) or not payment_reference:
-            raise ValidationError("a tip needs its payment reference", field="payment_reference")
-        # The ledger legs replay by key, but the order's totals and the
-        # clearance timer would be counted again: replay the whole tip.
-        tip_key = f"order-tip:{payment_reference}"
-        digest = fingerprint({"order": order.id, "amount": str(value), "buyer": buyer_id})
-        if replayed(uow.idempotency, tip_key, "tip", digest) is not None:
-            return order
-        split = self.policy.fees.policy_at(order.placed_at).commission_on(value)
-        ledger = LedgerTransaction(uow, self.clock, self.ids)
-        flows = EscrowFlows(ledger)
-        flows.fund(
-            order.id,
-            value,
-            gateway=self.policy.gateway,
-            idempotency_key=f"payment:{payment_reference}",
-        )
-        flows.release(
-            order.id,
-            seller_id=order.seller_id,
-            seller_net=split.net,
-            platform_fees=split.fee,
-            idempotency_key=f"tip:{payment_reference}",
-        )
-        settlement = order.settlement
-        changed = attrs.evolve(
-            order,
-            version=order.version + 1,
-            charged=order.charged + value.units,
-            tips=order.tips + value.units,
-            settlement=attrs.evolve(
-                settlement,
-                seller_net=settlement.seller_net + split.net.units,
-                platform_fees=settlement.platform_fees + split.fee.units,
-            ),
-        )
-        uow.orders.save(changed, expected_version=order.version)
-        uow.idempotency.add_idempotency(
-            IdempotencyRecord(key=tip_key, operation="tip", fingerprint=digest, result_id=order.id)
-        )
-        clearance = (
-            self.policy.clearance_period_top_rated
-            if self.standing.is_top_rated(uow, order.seller_id, now)
-            else self.policy.clearance_period
-        )
-        uow.orders.add_timer(
-            ScheduledAction(
-                id=self.ids(),
-                order_id=order.id,
-                action="clear",
-                due_at=now + clearance,
-                payload=(
-                    ("currency", order.currency),
-                    ("seller_id", order.seller_id),
-                    ("units", str(split.net.units)),
-                ),
-            )
-        )
-        self._append(
+        return tip_completed(
+            self,
             uow,
-            changed,
-            now,
-            [
-                (
-                    "order.tipped",
-                    {
-                        "amount": str(value),
-                        "seller_net": str(split.net),
-                        "platform_fees": str(split.fee),
-                    },
-                )
-            ],
+            order_id,
+            Amount.of(amount),
+            buyer_id=buyer_id,
+            payment_reference=payment_reference,
         )
-        return changed
 
     @_retried
     def review(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gigmarket.cashier.model import OPEN_STATUSES, OperationKind, PaymentOperation
+from gigmarket.cashier.model import OPEN_STATUSES, OperationKind, OperationStatus, PaymentOperation
 from gigmarket.errors import ConcurrencyConflict
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryPaymentRepository"]
 
 
-def _order(operation: PaymentOperation) -> tuple[object, str]:
+def _order(operation: PaymentOperation) -> tuple[datetime, str]:
     return (operation.created_at, operation.id)
 
 
@@ -55,7 +56,22 @@ class MemoryPaymentRepository:
             key=_order,
         )
 
-    def open_operations(self, limit: int) -> Sequence[PaymentOperation]:
+    def open_operations(
+        self,
+        limit: int,
+        *,
+        after: tuple[datetime, str] | None = None,
+        status: OperationStatus | None = None,
+    ) -> Sequence[PaymentOperation]:
         everything: list[PaymentOperation] = self._tx.values("payments")
-        waiting = sorted((op for op in everything if op.status in OPEN_STATUSES), key=_order)
+        waiting = sorted(
+            (
+                op
+                for op in everything
+                if op.status in OPEN_STATUSES
+                and (status is None or op.status is status)
+                and (after is None or _order(op) > after)
+            ),
+            key=_order,
+        )
         return waiting[: max(limit, 0)]

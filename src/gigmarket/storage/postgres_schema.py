@@ -254,7 +254,8 @@ CREATE TABLE payment_operations (
     charge_ref   TEXT,
     hold_id      TEXT,
     credit_units BIGINT CHECK (credit_units >= 0),
-    failure      TEXT
+    failure      TEXT,
+    source       TEXT
 );
 CREATE INDEX payment_operations_by_subject ON payment_operations (subject, created_at, id);
 CREATE INDEX payment_operations_open ON payment_operations (created_at, id)

@@ -14,9 +14,10 @@ that the PostgreSQL connection rewrites.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from gigmarket.cashier.model import OPEN_STATUSES, OperationKind, PaymentOperation
+from gigmarket.cashier.model import OPEN_STATUSES, OperationKind, OperationStatus, PaymentOperation
 from gigmarket.errors import ConcurrencyConflict, StorageError
 from gigmarket.money import Amount
 from gigmarket.storage.codec import format_instant, parse_instant
@@ -26,7 +27,7 @@ __all__ = ["SqlPaymentRepository"]
 
 _COLUMNS = (
     "id, kind, gateway, subject, currency, units, status, created_at, updated_at, version, "
-    "gateway_ref, charge_ref, hold_id, credit_units, failure"
+    "gateway_ref, charge_ref, hold_id, credit_units, failure, source"
 )
 
 _OPEN = ", ".join(f"'{status.value}'" for status in sorted(OPEN_STATUSES))
@@ -62,6 +63,7 @@ def _row(operation: PaymentOperation) -> tuple[Any, ...]:
         operation.hold_id,
         None if credit is None else credit.units,
         operation.failure,
+        operation.source,
     )
 
 
@@ -82,6 +84,7 @@ def _operation(row: Sequence[Any]) -> PaymentOperation:
         hold_id,
         credit_units,
         failure,
+        source,
     ) = row
     return PaymentOperation(
         id=operation_id,
@@ -98,6 +101,7 @@ def _operation(row: Sequence[Any]) -> PaymentOperation:
         hold_id=hold_id,
         credit=None if credit_units is None else Amount(units=credit_units, currency=currency),
         failure=failure,
+        source=source,
     )
 
 
@@ -116,7 +120,7 @@ class SqlPaymentRepository:
         # second INSERT waits for the first's commit and then inserts nothing.
         cursor = self._db.execute(
             f"INSERT INTO payment_operations ({_COLUMNS}) "  # noqa: S608 -- fixed column list
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
             _row(operation),
         )
         if cursor.rowcount != 1:
@@ -138,7 +142,8 @@ class SqlPaymentRepository:
         cursor = self._db.execute(
             "UPDATE payment_operations SET kind = ?, gateway = ?, subject = ?, currency = ?, "
             "units = ?, status = ?, created_at = ?, updated_at = ?, version = ?, "
-            "gateway_ref = ?, charge_ref = ?, hold_id = ?, credit_units = ?, failure = ? "
+            "gateway_ref = ?, charge_ref = ?, hold_id = ?, credit_units = ?, failure = ?, "
+            "source = ? "
             "WHERE id = ? AND version = ?",
             (*values[1:], operation.id, expected_version),
         )
@@ -165,12 +170,27 @@ class SqlPaymentRepository:
             )
         return [_operation(row) for row in rows]
 
-    def open_operations(self, limit: int) -> Sequence[PaymentOperation]:
+    def open_operations(
+        self,
+        limit: int,
+        *,
+        after: tuple[datetime, str] | None = None,
+        status: OperationStatus | None = None,
+    ) -> Sequence[PaymentOperation]:
+        where = [f"status IN ({_OPEN})"]  # first, word for word: the partial index
+        parameters: list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            parameters.append(OperationStatus(status).value)
+        if after is not None:
+            moment = format_instant(after[0])
+            where.append("(created_at > ? OR (created_at = ? AND id > ?))")
+            parameters += [moment, moment, after[1]]
         return [
             _operation(row)
             for row in self._db.all(
                 f"SELECT {_COLUMNS} FROM payment_operations "  # noqa: S608 -- fixed literals
-                f"WHERE status IN ({_OPEN}) ORDER BY created_at, id LIMIT ?",
-                (max(limit, 0),),
+                f"WHERE {' AND '.join(where)} ORDER BY created_at, id LIMIT ?",
+                (*parameters, max(limit, 0)),
             )
         ]

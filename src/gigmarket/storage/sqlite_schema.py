@@ -251,7 +251,8 @@ CREATE TABLE payment_operations (
     charge_ref   TEXT,
     hold_id      TEXT,
     credit_units INTEGER CHECK (credit_units >= 0),
-    failure      TEXT
+    failure      TEXT,
+    source       TEXT
 ) STRICT;
 CREATE INDEX payment_operations_by_subject ON payment_operations (subject, created_at, id);
 CREATE INDEX payment_operations_open ON payment_operations (created_at, id)

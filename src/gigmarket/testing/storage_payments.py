@@ -69,6 +69,7 @@ class PaymentStorageConformance:
             hold_id="hold-9",
             credit=Amount.of("5.25", "USD"),
             failure="settled by reconcile",
+            source="tok_visa",
         )
         bare = _operation(
             "payee-1",
@@ -237,6 +238,35 @@ class PaymentStorageConformance:
                 expected_version=0,
             )
             assert "op-pending" not in [op.id for op in uow.payments.open_operations(100)]
+
+    def test_open_operations_walk_on_from_a_cursor_and_filter_by_status(self, storage: Any) -> None:
+        statuses = [OperationStatus.PENDING, OperationStatus.QUEUED] * 3
+        with storage() as uow:
+            for n, status in enumerate(statuses):
+                uow.payments.add_operation(
+                    _operation(f"op-{n}", status=status, at=T0 + timedelta(minutes=n))
+                )
+            for tie in TIE_IDS:
+                uow.payments.add_operation(_operation(tie, at=T0 + timedelta(days=1)))
+            uow.commit()
+        with storage() as uow:
+            first = uow.payments.open_operations(4)
+            assert [op.id for op in first] == ["op-0", "op-1", "op-2", "op-3"]
+            cursor = (first[-1].created_at, first[-1].id)
+            rest = uow.payments.open_operations(100, after=cursor)
+            assert [op.id for op in rest] == ["op-4", "op-5", *sorted(TIE_IDS)]
+            ties = sorted(TIE_IDS)
+            within_a_tie = (T0 + timedelta(days=1), ties[2])
+            assert [op.id for op in uow.payments.open_operations(100, after=within_a_tie)] == (
+                ties[3:]
+            )
+            queued = uow.payments.open_operations(100, status=OperationStatus.QUEUED)
+            assert [op.id for op in queued] == ["op-1", "op-3", "op-5"]
+            later = uow.payments.open_operations(
+                100, status=OperationStatus.QUEUED, after=(queued[0].created_at, queued[0].id)
+            )
+            assert [op.id for op in later] == ["op-3", "op-5"]
+            assert uow.payments.open_operations(100, status=OperationStatus.SUCCEEDED) == []
 
     def test_rolled_back_operations_are_discarded(self, storage: Any) -> None:
         with storage() as uow:

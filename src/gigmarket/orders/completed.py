@@ -1,4 +1,10 @@
-"""Refunds after completion: taking back what an order already paid out.
+"""Money that moves after an order completed: tips, and refunds.
+
+A tip (:func:`tip_completed`) is paid like a small order that completes at
+once: commission applies, then clearance.
+
+A refund after completion (:func:`refund_completed`) takes back what an order
+already paid out.
 
 A completed order's money has left escrow: the seller's share is clearing or
 available (or already withdrawn), the platform's share is revenue. Refunding
@@ -26,20 +32,20 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from gigmarket.errors import TransitionNotAllowed, ValidationError
+from gigmarket.errors import TransitionNotAllowed, ValidationError, WrongActor
 from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ledger import LedgerTransaction
 from gigmarket.idempotency import IdempotencyRecord, fingerprint, replayed
 from gigmarket.money import Amount, allocate
 from gigmarket.orders.lifecycle import ActionContext, refund_buyer
-from gigmarket.orders.model import Actor, Order, OrderState
+from gigmarket.orders.model import Actor, Order, OrderState, ScheduledAction
 from gigmarket.orders.ports import OrdersUnitOfWork
 
 if TYPE_CHECKING:
     from gigmarket.orders.service import OrderDesk
 
-__all__ = ["refund_completed"]
+__all__ = ["refund_completed", "tip_completed"]
 
 
 def refund_completed(
@@ -153,3 +159,105 @@ def _shrink_clearance(uow: OrdersUnitOfWork, order: Order, wanted: Amount, now: 
             payload["units"] = str(units - take)
             uow.orders.save_timer(attrs.evolve(timer, payload=tuple(sorted(payload.items()))))
     return Amount(units=wanted.units - left, currency=wanted.currency)
+
+
+def tip_completed(
+    desk: OrderDesk,
+    uow: OrdersUnitOfWork,
+    order_id: str,
+    amount: Amount,
+    *,
+    buyer_id: str,
+    payment_reference: str,
+) -> Order:
+    """Book a confirmed tip on a completed order: the whole tip enters the
+    order's escrow and leaves it at once, the commission to the platform and
+    the rest to the seller's pending earnings, with its own clearance timer."""
+    value = Amount.of(amount).require_positive("a tip")
+    now = desk.clock.now()
+    order = desk._load(uow, order_id)
+    refusal = {
+        "order_id": order.id,
+        "action": "tip",
+        "state": order.state.value,
+        "actor": "buyer",
+    }
+    if order.state is not OrderState.COMPLETED:
+        raise TransitionNotAllowed(**refusal)
+    if buyer_id != order.buyer_id:
+        raise WrongActor(**refusal, reason=f"{buyer_id!r} is not this order's buyer")
+    value.require_currency(order.currency)
+    if not isinstance(payment_reference, str) or not payment_reference:
+        raise ValidationError("a tip needs its payment reference", field="payment_reference")
+    # The ledger legs replay by key, but the order's totals and the
+    # clearance timer would be counted again: replay the whole tip.
+    tip_key = f"order-tip:{payment_reference}"
+    digest = fingerprint({"order": order.id, "amount": str(value), "buyer": buyer_id})
+    if replayed(uow.idempotency, tip_key, "tip", digest) is not None:
+        return order
+    split = desk.policy.fees.policy_at(order.placed_at).commission_on(value)
+    ledger = LedgerTransaction(uow, desk.clock, desk.ids)
+    flows = EscrowFlows(ledger)
+    flows.fund(
+        order.id,
+        value,
+        gateway=desk.policy.gateway,
+        idempotency_key=f"payment:{payment_reference}",
+    )
+    flows.release(
+        order.id,
+        seller_id=order.seller_id,
+        seller_net=split.net,
+        platform_fees=split.fee,
+        idempotency_key=f"tip:{payment_reference}",
+    )
+    settlement = order.settlement
+    changed = attrs.evolve(
+        order,
+        version=order.version + 1,
+        charged=order.charged + value.units,
+        tips=order.tips + value.units,
+        settlement=attrs.evolve(
+            settlement,
+            seller_net=settlement.seller_net + split.net.units,
+            platform_fees=settlement.platform_fees + split.fee.units,
+        ),
+    )
+    uow.orders.save(changed, expected_version=order.version)
+    uow.idempotency.add_idempotency(
+        IdempotencyRecord(key=tip_key, operation="tip", fingerprint=digest, result_id=order.id)
+    )
+    clearance = (
+        desk.policy.clearance_period_top_rated
+        if desk.standing.is_top_rated(uow, order.seller_id, now)
+        else desk.policy.clearance_period
+    )
+    uow.orders.add_timer(
+        ScheduledAction(
+            id=desk.ids(),
+            order_id=order.id,
+            action="clear",
+            due_at=now + clearance,
+            payload=(
+                ("currency", order.currency),
+                ("seller_id", order.seller_id),
+                ("units", str(split.net.units)),
+            ),
+        )
+    )
+    desk._append(
+        uow,
+        changed,
+        now,
+        [
+            (
+                "order.tipped",
+                {
+                    "amount": str(value),
+                    "seller_net": str(split.net),
+                    "platform_fees": str(split.fee),
+                },
+            )
+        ],
+    )
+    return changed
