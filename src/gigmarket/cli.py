@@ -5,8 +5,9 @@ status: a traceback is for the library's authors, not for its operators.
 The commands are thin: the work is done by :mod:`gigmarket.operations` and
 :mod:`gigmarket.store_audit`, which a host can call directly.
 
-Exit status: 0 done; 1 ``audit`` found violations; 2 bad input or any
-other error; 130 interrupted; 141 the reader of the output went away.
+Exit status: 0 done; 1 ``audit`` found violations, or ``reconcile`` skipped
+operations the gateway could not answer for; 2 bad input or any other error;
+130 interrupted; 141 the reader of the output went away.
 """
 
 from __future__ import annotations
@@ -21,21 +22,28 @@ from typing import Any, NoReturn
 from gigmarket.demo import run_demo
 from gigmarket.errors import GigmarketError, ValidationError
 from gigmarket.operations import (
+    GATEWAY_VARIABLE_PREFIX,
     POLICIES,
+    ReconcileSummary,
     StoreLocation,
+    gateway_settings,
     migrate_store,
+    open_gateway,
     open_store,
     parse_instant,
     parse_location,
+    reconcile_store,
     run_due,
 )
 from gigmarket.orders import DEFAULT_PROCESS
 from gigmarket.store_audit import PROGRESS_EVERY, audit_store
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_VIOLATIONS", "main"]
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_SKIPPED", "EXIT_VIOLATIONS", "main"]
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
+EXIT_SKIPPED = 1
+"""``reconcile``: the gateway could not answer for some operations; run it again later."""
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
@@ -44,11 +52,27 @@ DB_VARIABLE = "GIGMARKET_DB"
 RUN_DUE_BATCH = 100
 """Timers between two progress lines of ``run-due``."""
 AUDIT_PROGRESS_EVERY = PROGRESS_EVERY
+DEFAULT_GATEWAY = "sandbox"
 
 _STORE_HELP = """\
 The store is named by --db or, without it, by the GIGMARKET_DB variable:
   sqlite:///relative/path.db, sqlite:////absolute/path.db or a plain file path;
   postgresql://user@host:5432/dbname[?schema=NAME] (or --schema NAME).
+"""
+
+_RECONCILE_HELP = f"""
+The gateway is configured from {GATEWAY_VARIABLE_PREFIX}<SETTING> environment variables, never
+from the command line: {GATEWAY_VARIABLE_PREFIX}API_KEY=... is its api_key,
+{GATEWAY_VARIABLE_PREFIX}WEBHOOK_SECRET=... its webhook_secret, and so on. Its name must be
+the one the store's payments were made with.
+
+The built-in sandbox keeps its state in its own process: run from another
+process, reconcile against it finds none of the store's payments (and would
+take a lost answer for a call never made). It is for real adapters (and tests).
+
+Exit status: 0 done (even if some operations are still waiting at the gateway),
+1 some operations were skipped because the gateway could not answer (each is
+listed; run again later), 2 bad input or any other error.
 """
 
 
@@ -64,8 +88,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="gigmarket",
         description="The money-touching core of a freelance services marketplace.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="exit status: 0 done, 1 audit found violations, 2 bad input or any error,\n"
-        "130 interrupted. Run 'gigmarket COMMAND --help' for a command's options.",
+        epilog="exit status: 0 done, 1 audit found violations or reconcile skipped operations,\n"
+        "2 bad input or any error, 130 interrupted.\n"
+        "Run 'gigmarket COMMAND --help' for a command's options.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     store = _Parser(add_help=False)
@@ -82,14 +107,14 @@ def _parser() -> argparse.ArgumentParser:
         help="print only problems (nothing when all is well); implies --no-progress",
     )
 
-    def command(name: str, summary: str, description: str, *parents: Any) -> Any:
+    def command(name: str, summary: str, description: str, *parents: Any, epilog: str = "") -> Any:
         return commands.add_parser(
             name,
             help=summary,
             description=description,
             parents=list(parents),
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            epilog=_STORE_HELP if store in parents else None,
+            epilog=(_STORE_HELP if store in parents else "") + epilog or None,
         )
 
     audit = command(
@@ -129,6 +154,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     due.add_argument("-v", "--verbose", action="store_true", help="one line per timer run")
     due.set_defaults(run=_run_due)
+
+    reconcile = command(
+        "reconcile",
+        "settle payment operations left open (for cron)",
+        "Settle the payment operations left open: answers lost, calls interrupted (started\n"
+        "more than 5 minutes ago), charges and payouts pending at the gateway, card refunds\n"
+        "queued. Each is looked up at the gateway by its idempotency key and booked once,\n"
+        "however often this command runs.",
+        store,
+        reporting,
+        epilog=_RECONCILE_HELP,
+    )
+    reconcile.add_argument(
+        "--gateway",
+        metavar="NAME",
+        default=DEFAULT_GATEWAY,
+        help=f"the payment gateway adapter, by its registered name (default: {DEFAULT_GATEWAY})",
+    )
+    reconcile.add_argument(
+        "--policy",
+        choices=sorted(POLICIES),
+        default="fiverr",
+        help="the marketplace's policy preset (default: fiverr); use the host's",
+    )
+    reconcile.add_argument(
+        "-v", "--verbose", action="store_true", help="one line per operation settled"
+    )
+    reconcile.set_defaults(run=_reconcile)
 
     migrate = command(
         "migrate",
@@ -230,6 +283,41 @@ def _run_due(args: argparse.Namespace) -> int:
         timers = "timer" if summary.count == 1 else "timers"
         print(f"ran {summary.count} {timers} due by {when}: {outcomes}")
     return EXIT_OK
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    location = _location(args)
+    gateway, payouts = open_gateway(args.gateway, gateway_settings(os.environ))
+    policy = POLICIES[args.policy](gateway=gateway.name)
+    storage = open_store(location)
+    try:
+        summary = reconcile_store(
+            storage,
+            gateway=gateway,
+            payouts=payouts,
+            policy=policy,
+            progress=_progress(args, lambda n: f"reconcile: {n:,} operations checked so far"),
+        )
+    finally:
+        storage.close()
+    if args.verbose:
+        for fix in summary.fixed:
+            note = f": {fix.note}" if fix.note else ""
+            print(f"operation {fix.operation_id} ({fix.kind}): {fix.before} → {fix.after}{note}")
+    for op_id, code in summary.skipped:
+        print(f"operation {op_id}: skipped, the gateway could not answer: {code}")
+    if not (args.quiet and not summary.skipped):
+        print(_reconcile_line(summary))
+    return EXIT_SKIPPED if summary.skipped else EXIT_OK
+
+
+def _reconcile_line(summary: ReconcileSummary) -> str:
+    changes = ", ".join(f"{change} {n}" for change, n in sorted(summary.changes().items()))
+    fixed = f"fixed {len(summary.fixed)}" + (f": {changes}" if changes else "")
+    return (
+        f"checked {summary.checked}, {fixed}, "
+        f"waiting {len(summary.waiting)}, skipped {len(summary.skipped)}"
+    )
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ from gigmarket.cashier.audit import audit_payments
 from gigmarket.catalog import Catalog, CatalogTransaction, GigVersion, SellerLevel
 from gigmarket.catalog.ports import CatalogUnitOfWork
 from gigmarket.clock import Clock, SystemClock
-from gigmarket.errors import ValidationError
+from gigmarket.errors import UserNotFound, ValidationError
 from gigmarket.escrow import chart
 from gigmarket.escrow.audit import Violation, audit_ledger
 from gigmarket.escrow.ledger import Ledger
@@ -129,7 +129,12 @@ class CatalogStanding:
 
     def is_top_rated(self, uow: OrdersUnitOfWork, seller_id: str, at: datetime) -> bool:
         catalog: CatalogTransaction = self._catalog.within(cast(CatalogUnitOfWork, uow))
-        return catalog.seller_level(seller_id, at) is SellerLevel.TOP_RATED
+        try:
+            return catalog.seller_level(seller_id, at) is SellerLevel.TOP_RATED
+        except UserNotFound:
+            # An order placed straight on the desk for a seller the catalog does
+            # not know: not top-rated, and no reason to refuse the money it moves.
+            return False
 
 
 class Marketplace:

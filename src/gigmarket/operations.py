@@ -1,4 +1,5 @@
-"""What an operator does to a store: open it from a URL, migrate it, run its timers.
+"""What an operator does to a store: open it from a URL, migrate it, run its
+timers, reconcile its payments.
 
 The ``gigmarket`` command line is a thin shell over these functions (and over
 :mod:`gigmarket.store_audit`); a host's own scheduler can call them too.
@@ -11,6 +12,11 @@ A store is named by a URL:
 * ``postgresql://user@host:5432/dbname``, optionally with ``?schema=name``
   for a store that lives in a PostgreSQL schema other than ``public``.
 
+A payment gateway is named as the host's configuration names it
+(:mod:`gigmarket.payments.registry`) and configured from ``GIGMARKET_GATEWAY_*``
+environment variables (:func:`gateway_settings`), so that its secrets never
+appear on a command line.
+
 Only :func:`migrate_store` creates or changes a schema. Every other function
 first reads the store's schema version without touching anything, and refuses
 a store that does not exist, is older than this code (run ``gigmarket
@@ -22,7 +28,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
@@ -31,30 +37,46 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
+from gigmarket.cashier import ReconcileFix
 from gigmarket.clock import Clock, SystemClock, require_aware
-from gigmarket.errors import SchemaTooNew, StorageError, ValidationError
+from gigmarket.errors import (
+    GatewayMisconfigured,
+    GigmarketError,
+    SchemaTooNew,
+    StorageError,
+    ValidationError,
+)
 from gigmarket.marketplace import Marketplace
 from gigmarket.orders import LifecyclePolicy, fiverr_policy, upwork_policy
+from gigmarket.payments import registry
+from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
+from gigmarket.payments.secret import REDACTED
 from gigmarket.storage import sqlite_schema
 from gigmarket.storage.sqlite import SQLiteStorage
 
 __all__ = [
+    "GATEWAY_VARIABLE_PREFIX",
     "POLICIES",
     "DueSummary",
+    "ReconcileSummary",
     "StoreLocation",
+    "gateway_settings",
     "migrate_store",
+    "open_gateway",
     "open_store",
     "parse_instant",
     "parse_location",
+    "reconcile_store",
     "run_due",
     "stored_version",
 ]
 
-POLICIES: dict[str, Callable[[], LifecyclePolicy]] = {
+POLICIES: dict[str, Callable[..., LifecyclePolicy]] = {
     "fiverr": fiverr_policy,
     "upwork": upwork_policy,
 }
-"""The policy presets an operator can name (``--policy``)."""
+"""The policy presets an operator can name (``--policy``); each takes the
+preset's overrides as keywords (``POLICIES["fiverr"](gateway="acmepay")``)."""
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 Engine = Literal["sqlite", "postgres"]
@@ -327,3 +349,196 @@ def run_due(
         if progress is not None:
             progress(len(executed))
     return DueSummary(until=until, executed=tuple(executed))
+
+
+# -- payment gateways ---------------------------------------------------------
+
+GATEWAY_VARIABLE_PREFIX = "GIGMARKET_GATEWAY_"
+"""``GIGMARKET_GATEWAY_API_KEY=...`` configures the gateway with ``api_key=...``."""
+
+_SETTING_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_SHORTEST_REDACTED = 4
+"""Setting values shorter than this are not hidden in messages (no secret is that short)."""
+
+
+def gateway_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """A gateway's configuration from its ``GIGMARKET_GATEWAY_<SETTING>`` variables.
+
+    ``GIGMARKET_GATEWAY_WEBHOOK_SECRET=whsec_...`` becomes
+    ``webhook_secret="whsec_..."``: secrets come from the environment (or a
+    secrets manager that fills it), never from a command line that ``ps``
+    shows to every user of the machine. A variable that is set but empty is
+    refused: a secret lost in a deploy should stop the job, not reach the
+    adapter as ``""``. No message ever shows a value.
+    """
+    settings: dict[str, str] = {}
+    for variable, value in sorted(environ.items()):
+        if not variable.startswith(GATEWAY_VARIABLE_PREFIX):
+            continue
+        name = variable[len(GATEWAY_VARIABLE_PREFIX) :].lower()
+        if not _SETTING_NAME.fullmatch(name):
+            raise ValidationError(
+                "does not name a gateway setting (letters, digits and _ after the prefix)",
+                field=variable,
+            )
+        if not value.strip():
+            raise ValidationError("is set but empty", field=variable)
+        settings[name] = value
+    return settings
+
+
+def _variable(setting: str) -> str:
+    return f"{GATEWAY_VARIABLE_PREFIX}{setting.upper()}"
+
+
+def _redact(message: str, values: Iterable[str]) -> str:
+    """``message`` with every setting's value replaced by the redaction mark."""
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= _SHORTEST_REDACTED:
+            message = message.replace(value, REDACTED)
+    return message
+
+
+def _settings_problem(error: TypeError, settings: Mapping[str, str]) -> str:
+    """What a factory's ``TypeError`` says about the settings, in the operator's terms."""
+    text = str(error)
+    missing = re.search(
+        r"missing \d+ required (?:keyword-only |positional )?arguments?: (.*)", text
+    )
+    if missing is not None:
+        names = re.findall(r"'(\w+)'", missing.group(1))
+        if names:
+            return "not configured: set " + ", ".join(_variable(name) for name in names)
+    unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
+    if unexpected is not None:
+        name = unexpected.group(1)
+        return f"takes no setting {name!r}: unset {_variable(name)}"
+    shown = _redact(text, settings.values())
+    return f"cannot be built from the {GATEWAY_VARIABLE_PREFIX}* variables: TypeError: {shown}"
+
+
+def open_gateway(
+    name: str, settings: Mapping[str, str]
+) -> tuple[CollectionGateway, DisbursementGateway | None]:
+    """The adapter registered as ``name`` (:mod:`gigmarket.payments.registry`),
+    built with ``settings`` (see :func:`gateway_settings`): it collects, and
+    pays out too when it implements the disbursement protocol.
+
+    Every failure is a :class:`~gigmarket.errors.GatewayMisconfigured` (or the
+    adapter's own :class:`~gigmarket.errors.GigmarketError`) whose message
+    shows no setting's value: a missing setting is named by its variable.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValidationError(f"{name!r} is not a payment gateway name", field="--gateway")
+    build = registry.factory(name)
+    values = list(settings.values())
+    try:
+        adapter = build(**settings)
+    except TypeError as error:
+        raise GatewayMisconfigured(
+            _settings_problem(error, settings), gateway=name, operation="configure"
+        ) from None
+    except GigmarketError as error:
+        if _redact(str(error), values) == str(error):
+            raise
+        raise GatewayMisconfigured(
+            _redact(error.message, values), gateway=name, operation="configure"
+        ) from None
+    except Exception as error:
+        raise GatewayMisconfigured(
+            f"cannot be built: {type(error).__name__}: {_redact(str(error), values)}",
+            gateway=name,
+            operation="configure",
+        ) from None
+    if not isinstance(adapter, CollectionGateway):
+        raise GatewayMisconfigured(
+            "the adapter does not implement the collection protocol",
+            gateway=name,
+            operation="configure",
+        )
+    payouts = adapter if isinstance(adapter, DisbursementGateway) else None
+    return adapter, payouts
+
+
+# -- reconciliation -----------------------------------------------------------
+
+_WAITING = ""
+_CLOSED = None
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileSummary:
+    """What :func:`reconcile_store` did, over all its runs."""
+
+    gateway: str
+    runs: int = 0
+    checked: int = 0
+    """How many distinct operations were looked at."""
+    fixed: tuple[ReconcileFix, ...] = ()
+    """Every change of status, in the order made (an operation that moved
+    twice, ``unknown`` → ``pending`` → ``succeeded``, is there twice)."""
+    waiting: tuple[str, ...] = ()
+    """Operations still open at the end: in flight, or pending at the gateway."""
+    skipped: tuple[tuple[str, str], ...] = ()
+    """(operation id, error code): the gateway could not answer for them now."""
+
+    def changes(self) -> Counter[str]:
+        """How many changes went from each status to each other (``unknown→succeeded``)."""
+        return Counter(f"{fix.before}→{fix.after}" for fix in self.fixed)
+
+
+def _foreign_operations(storage: Any, known: set[str]) -> list[tuple[str, str]]:
+    with storage() as uow:
+        return [
+            (op.id, op.gateway)
+            for op in uow.payments.open_operations(2**62)
+            if op.gateway not in known
+        ]
+
+
+def reconcile_store(
+    storage: Any,
+    *,
+    gateway: CollectionGateway,
+    payouts: DisbursementGateway | None = None,
+    policy: LifecyclePolicy,
+    clock: Clock | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReconcileSummary:
+    """Settle the store's payment operations left open with the gateway's word
+    (:meth:`~gigmarket.marketplace.Marketplace.reconcile`), oldest first, past
+    the ones that stay open, calling ``progress(operations checked so far)``
+    now and then. ``policy`` must be the host's, with ``gateway``'s name as its
+    gateway.
+
+    An open operation made on another gateway is refused before anything is
+    changed: ``gateway`` would find no trace of it and take it for a call
+    that never arrived, failing a payment that may well have been made.
+    """
+    market = Marketplace(
+        storage,
+        gateway=gateway,
+        payouts=payouts,
+        policy=policy,
+        clock=clock if clock is not None else SystemClock(),
+    )
+    known = {gateway.name} | ({payouts.name} if payouts is not None else set())
+    foreign = _foreign_operations(storage, known)
+    if foreign:
+        op_id, other = foreign[0]
+        raise GatewayMisconfigured(
+            f"open payment operations of this store were made on gateway {other!r} "
+            f"({len(foreign)}, e.g. {op_id}); {gateway.name!r} cannot answer for them "
+            f"and would take them for calls it never received: reconcile with gateway {other!r}",
+            gateway=gateway.name,
+            operation="reconcile",
+        )
+    run = market.cashier.reconcile(progress=progress)
+    return ReconcileSummary(
+        gateway=gateway.name,
+        runs=1,
+        checked=run.checked,
+        fixed=run.fixed,
+        waiting=run.waiting,
+        skipped=run.skipped,
+    )

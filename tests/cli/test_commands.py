@@ -30,7 +30,7 @@ from tests.cli.hands import SQLiteHands
 from tests.cli.story import CLEARANCE_DUE, COMPLETED_AT
 
 LATEST = sqlite_schema.SCHEMA_VERSION
-COMMANDS = ("audit", "diagram", "run-due", "migrate", "demo")
+COMMANDS = ("audit", "diagram", "run-due", "reconcile", "migrate", "demo")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -81,7 +81,7 @@ def test_each_command_has_help(capsys: pytest.CaptureFixture[str], command: str)
     assert err == ""
 
 
-@pytest.mark.parametrize("command", ["audit", "run-due", "migrate"])
+@pytest.mark.parametrize("command", ["audit", "run-due", "reconcile", "migrate"])
 def test_store_commands_explain_how_to_name_a_store(
     capsys: pytest.CaptureFixture[str], command: str
 ) -> None:

@@ -11,13 +11,15 @@ Both treat what the gateway *says now* as the truth and hand it to the same
 - **reconcile** walks every operation still open: a ``started`` one older than
   the grace period (its process died mid-call) or an ``unknown`` one is
   looked up by its idempotency key; what the gateway made is applied, and a
-  call the gateway never saw is failed (or, for a refund, sent again). Pending
-  ones are queried; queued refunds are sent.
+  call the gateway has no trace of is sent again under the same key (the
+  first attempt may still be on its way; the gateway collapses the two). Only
+  a payee, whose bank token is never kept, is failed instead. Pending ones
+  are queried; queued refunds are sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
@@ -25,7 +27,7 @@ import attrs
 
 from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.cashier.ports import CashierUnitOfWork
-from gigmarket.errors import PaymentError
+from gigmarket.errors import GigmarketError, PaymentError
 from gigmarket.idempotency import IdempotencyRecord, fingerprint
 from gigmarket.orders.model import OrderState
 from gigmarket.payments.protocols import DisbursementGateway
@@ -166,13 +168,19 @@ PAGE = 200
 """Open operations read at a time while ``reconcile`` walks them."""
 
 
-def reconcile(cashier: Cashier, *, limit: int | None = None) -> ReconcileReport:
+def reconcile(
+    cashier: Cashier,
+    *,
+    limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReconcileReport:
     """Settle every open operation the gateway can answer for now (at most
     ``limit`` of them, oldest first, when given).
 
     The walk goes past operations that stay open (a payment waiting for its
     buyer, a payout on its way), so one that is stuck never hides the ones
-    behind it.
+    behind it. ``progress(operations checked so far)`` is called after each
+    page of :data:`PAGE`.
     """
     fixed: list[ReconcileFix] = []
     waiting: list[str] = []
@@ -194,7 +202,9 @@ def reconcile(cashier: Cashier, *, limit: int | None = None) -> ReconcileReport:
                 continue
             try:
                 after_op = _settle(cashier, op)
-            except PaymentError as error:
+            except GigmarketError as error:
+                # The gateway cannot answer now, or this one operation cannot be
+                # settled as things stand: say so, and go on with the others.
                 skipped.append((op.id, error.code))
                 continue
             if after_op.status is not op.status:
@@ -211,6 +221,8 @@ def reconcile(cashier: Cashier, *, limit: int | None = None) -> ReconcileReport:
                 waiting.append(op.id)
         if len(page) < size:
             break
+        if progress is not None:
+            progress(checked)
     return ReconcileReport(
         checked=checked, fixed=tuple(fixed), waiting=tuple(waiting), skipped=tuple(skipped)
     )

@@ -20,6 +20,7 @@ charged without a record, and never recorded without the gateway's word.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import TypeVar
 
 import attrs
@@ -335,6 +336,14 @@ class Cashier:
             def failed(uow: CashierUnitOfWork, current: PaymentOperation) -> None:
                 if current.is_open:
                     self.books.release_hold(uow, current.hold_id)
+                    if current.kind in (OperationKind.PAYMENT, OperationKind.TIP):
+                        self.books.emit(
+                            uow,
+                            current.subject,
+                            "payment.failed",
+                            operation=current.id,
+                            reason=code,
+                        )
                     uow.payments.save_operation(
                         current.advance(S.FAILED, self.clock.now(), failure=code),
                         expected_version=current.version,
@@ -440,11 +449,13 @@ class Cashier:
         :class:`~gigmarket.errors.PaymentError`: answer 5xx, and it redelivers."""
         return handle_webhook(self, payload, headers)
 
-    def reconcile(self, *, limit: int | None = None) -> ReconcileReport:
+    def reconcile(
+        self, *, limit: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> ReconcileReport:
         """Settle operations left open: lost answers, interrupted calls,
         pending charges and payouts, queued refunds. Safe to run repeatedly
         and concurrently with everything else."""
-        return reconcile(self, limit=limit)
+        return reconcile(self, limit=limit, progress=progress)
 
     # -- sellers: payees and withdrawals ----------------------------------
 
@@ -595,7 +606,8 @@ class Cashier:
         ]
         if len(recent) >= limits.per_window:
             raise WithdrawalRefused(
-                f"{limits.per_window} withdrawal(s) per {limits.window} already made",
+                f"{_count(limits.per_window, 'withdrawal')} per {_duration(limits.window)} "
+                "already made",
                 seller_id=seller_id,
                 reason="too_many",
             )
@@ -635,3 +647,16 @@ def _payee(uow: CashierUnitOfWork, seller_id: str, currency: str) -> str | None:
         if op.status is S.SUCCEEDED and op.amount.currency == currency
     ]
     return active[-1] if active else None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _duration(delta: timedelta) -> str:
+    """``24 hours``, ``7 days``, ``90 minutes``: a window as an operator says it."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= size and not (unit == "day" and seconds < 2 * size):
+            return _count(seconds // size, unit)
+    return _count(seconds, "second")

@@ -132,27 +132,43 @@ class EscrowFlows:
         much of ``amount`` as the debt needs goes to the debt account, in the
         same entry, and only the rest becomes available.
         """
+        return self._pay_seller(
+            seller_id,
+            amount,
+            source=chart.seller_pending(seller_id, amount.currency),
+            memo=f"clearance for seller {seller_id}",
+            references=[f"seller:{seller_id}"],
+            idempotency_key=idempotency_key,
+        )
+
+    def _pay_seller(
+        self,
+        seller_id: str,
+        amount: Amount,
+        *,
+        source: str,
+        memo: str,
+        references: list[str],
+        idempotency_key: str | None,
+    ) -> JournalEntry:
+        """``source`` → the seller's available balance, debt repaid first."""
         currency = amount.currency
-        pending = chart.seller_pending(seller_id, currency)
         available = self._open(chart.seller_available(seller_id, currency), currency)
         debt_code = chart.seller_debt(seller_id, currency)
         owed = 0
         if self.tx.uow.ledger.get_account(debt_code) is not None:
             owed = -self.tx.balance(debt_code).posted.units
         repay = min(max(owed, 0), amount.units)
-        postings = [Posting(pending, -amount)]
+        postings = [Posting(source, -amount)]
         if repay:
             postings.append(Posting(debt_code, Amount(units=repay, currency=currency)))
         if amount.units - repay:
-            postings.append(
-                Posting(available, Amount(units=amount.units - repay, currency=currency))
-            )
+            rest = Amount(units=amount.units - repay, currency=currency)
+            postings.append(Posting(available, rest))
+        if repay:
+            memo += f" (repays {Amount(units=repay, currency=currency)} of debt)"
         return self.tx.post(
-            postings,
-            memo=f"clearance for seller {seller_id}"
-            + (f" (repays {Amount(units=repay, currency=currency)} of debt)" if repay else ""),
-            references=[f"seller:{seller_id}"],
-            idempotency_key=idempotency_key,
+            postings, memo=memo, references=references, idempotency_key=idempotency_key
         )
 
     def claw_back(
@@ -322,17 +338,18 @@ class EscrowFlows:
 
     def payout_returned(self, hold_id: str) -> JournalEntry:
         """A payout that was sent failed (the bank returned it): the money in
-        flight goes back to the seller's available balance. Keyed by the hold,
-        like :meth:`payout_paid`, so a duplicated notice returns it once."""
+        flight goes back to the seller, repaying any debt first. Keyed by the
+        hold, like :meth:`payout_paid`, so a duplicated notice returns it once."""
         hold = self.tx.hold(hold_id)
         if hold.status is not HoldStatus.POSTED or hold.posted_amount is None:
             raise ValidationError(
                 f"payout {hold_id} is {hold.status.value}, not sent", field="hold_id"
             )
-        return self.tx.transfer(
-            hold.destination,
-            hold.source,
+        seller_id = hold.source.split(":")[1]  # seller:<id>:available:<CUR>
+        return self._pay_seller(
+            seller_id,
             hold.posted_amount,
+            source=hold.destination,
             memo=f"payout {hold_id} returned",
             references=list(hold.references),
             idempotency_key=f"payout-returned:{hold_id}",

@@ -309,10 +309,12 @@ def test_a_payout_whose_answer_was_lost_is_settled_once_by_reconcile(shop: Shop)
     shop.assert_books_agree()
 
 
-def test_a_seller_in_debt_cannot_withdraw(shop: Shop) -> None:
-    """``WithdrawalRefused`` documents the reason ``in_debt``: money that reaches
-    a seller's available balance while they owe the platform (here a payout
-    the bank returned after a claw-back) must not leave again."""
+def test_a_seller_in_debt_cannot_withdraw_and_a_returned_payout_repays_the_debt(
+    shop: Shop,
+) -> None:
+    """While a seller owes the platform nothing leaves; money that comes back
+    to them (here a payout the bank returned after a claw-back) repays the
+    debt before it is theirs to spend."""
     order = ready_to_withdraw(shop, bank_token="bank_fails")
     shop.cashier.withdraw(shop.seller, usd("40.00"))  # sent: 40.00 in flight
     shop.orders.refund_completed(order.id, usd("55.75"), reason="chargeback lost")
@@ -320,10 +322,13 @@ def test_a_seller_in_debt_cannot_withdraw(shop: Shop) -> None:
     [refund] = shop.cashier.send_refunds()
     assert (refund.status, refund.amount) == (S.SUCCEEDED, usd("55.75"))
 
+    shop.clock.advance(timedelta(hours=25))  # past the one-a-day limit, still in transit
+    assert refused(shop, usd("5.00")) == "in_debt"
+
     shop.clock.advance(IN_TRANSIT_AFTER + ARRIVES_AFTER)
     shop.cashier.reconcile()  # the bank returns the payout
 
-    assert shop.available() == usd("40.00")
-    assert shop.balance(chart.seller_debt(shop.seller, "USD")) == usd("-40.00")
+    assert shop.available() == usd("0.00")
+    assert shop.balance(chart.seller_debt(shop.seller, "USD")) == usd("0.00")
+    assert shop.balance(chart.payouts_in_flight("USD")) == usd("0.00")
     shop.assert_books_agree()
-    assert refused(shop, usd("40.00")) == "in_debt"
