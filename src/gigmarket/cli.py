@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -35,7 +36,7 @@ from gigmarket.operations import (
     reconcile_store,
     run_due,
 )
-from gigmarket.orders import DEFAULT_PROCESS
+from gigmarket.orders import DEFAULT_PROCESS, RefundDestination
 from gigmarket.store_audit import PROGRESS_EVERY, audit_store
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_SKIPPED", "EXIT_VIOLATIONS", "main"]
@@ -152,6 +153,19 @@ def _parser() -> argparse.ArgumentParser:
         default="fiverr",
         help="the marketplace's policy preset (default: fiverr); use the host's",
     )
+    due.add_argument(
+        "--refund-to",
+        choices=("credit", "card"),
+        default="credit",
+        help="where the refunds of cancelled orders go (default: credit); use the host's. "
+        "Card refunds are sent through --gateway",
+    )
+    due.add_argument(
+        "--gateway",
+        metavar="NAME",
+        help="the payment gateway adapter, by its registered name, with its settings in "
+        "GIGMARKET_GATEWAY_* variables; needed with --refund-to card",
+    )
     due.add_argument("-v", "--verbose", action="store_true", help="one line per timer run")
     due.set_defaults(run=_run_due)
 
@@ -257,12 +271,26 @@ def _diagram(args: argparse.Namespace) -> int:
 def _run_due(args: argparse.Namespace) -> int:
     location = _location(args)
     until = parse_instant(args.until) if args.until is not None else None
-    policy = POLICIES[args.policy]()
+    to_card = args.refund_to == "card"
+    if to_card and args.gateway is None:
+        raise ValidationError(
+            "card refunds are sent through the gateway: name it with --gateway",
+            field="--refund-to",
+        )
+    refund_to = RefundDestination.GATEWAY if to_card else RefundDestination.CREDIT
+    gateway, payouts = (None, None)
+    if args.gateway is not None:
+        gateway, payouts = open_gateway(args.gateway, gateway_settings(os.environ))
+        policy = POLICIES[args.policy](gateway=gateway.name, refund_to=refund_to)
+    else:
+        policy = POLICIES[args.policy](refund_to=refund_to)
     storage = open_store(location)
     try:
         summary = run_due(
             storage,
             policy=policy,
+            gateway=gateway,
+            payouts=payouts,
             until=until,
             batch=RUN_DUE_BATCH,
             progress=_progress(args, lambda n: f"run-due: {n:,} timers run so far"),
@@ -282,6 +310,10 @@ def _run_due(args: argparse.Namespace) -> int:
         outcomes = ", ".join(f"{name} {n}" for name, n in sorted(summary.outcomes().items()))
         timers = "timer" if summary.count == 1 else "timers"
         print(f"ran {summary.count} {timers} due by {when}: {outcomes}")
+    if summary.refunds and not args.quiet:
+        sent = Counter(op.status.value for op in summary.refunds)
+        states = ", ".join(f"{status} {n}" for status, n in sorted(sent.items()))
+        print(f"card refunds sent: {len(summary.refunds)} ({states})")
     return EXIT_OK
 
 

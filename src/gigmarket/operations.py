@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from gigmarket.cashier import ReconcileFix
+from gigmarket.cashier import PaymentOperation, ReconcileFix
 from gigmarket.clock import Clock, SystemClock, require_aware
 from gigmarket.errors import (
     GatewayMisconfigured,
@@ -77,6 +77,9 @@ POLICIES: dict[str, Callable[..., LifecyclePolicy]] = {
 }
 """The policy presets an operator can name (``--policy``); each takes the
 preset's overrides as keywords (``POLICIES["fiverr"](gateway="acmepay")``)."""
+
+REFUNDS_PER_RUN = 10_000
+"""Queued card refunds ``run-due`` sends at most, per run."""
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 Engine = Literal["sqlite", "postgres"]
@@ -296,6 +299,9 @@ class DueSummary:
 
     until: datetime
     executed: tuple[tuple[str, str, str], ...] = ()
+    refunds: tuple[PaymentOperation, ...] = ()
+    """Card refunds sent to the gateway after the timers (when one was given),
+    as they ended up."""
 
     @property
     def count(self) -> int:
@@ -314,6 +320,8 @@ def run_due(
     storage: Any,
     *,
     policy: LifecyclePolicy,
+    gateway: CollectionGateway | None = None,
+    payouts: DisbursementGateway | None = None,
     until: datetime | None = None,
     clock: Clock | None = None,
     batch: int = 100,
@@ -339,7 +347,7 @@ def run_due(
                 f"{until.isoformat()} is in the future; a timer never runs before it is due",
                 field="--until",
             )
-    market = Marketplace(storage, policy=policy, clock=clock)
+    market = Marketplace(storage, gateway=gateway, payouts=payouts, policy=policy, clock=clock)
     executed: list[tuple[str, str, str]] = []
     while True:
         run = market.orders.run_due(until, limit=batch)
@@ -348,7 +356,12 @@ def run_due(
             break
         if progress is not None:
             progress(len(executed))
-    return DueSummary(until=until, executed=tuple(executed))
+    refunds: list[PaymentOperation] = []
+    if gateway is not None:  # the refunds the timers queued leave now, through the real gateway
+        # One pass: a refund the gateway could not take now stays queued for the
+        # next run (or reconcile), rather than being tried again in a loop here.
+        refunds.extend(market.cashier.send_refunds(limit=REFUNDS_PER_RUN))
+    return DueSummary(until=until, executed=tuple(executed), refunds=tuple(refunds))
 
 
 # -- payment gateways ---------------------------------------------------------

@@ -36,7 +36,14 @@ from gigmarket.ids import sequential_ids
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
 from gigmarket.operations import GATEWAY_VARIABLE_PREFIX, gateway_settings
-from gigmarket.orders import Offer, OfferedPackage, OrderState
+from gigmarket.orders import (
+    Actor,
+    Offer,
+    OfferedPackage,
+    OrderState,
+    RefundDestination,
+    fiverr_policy,
+)
 from gigmarket.payments import SandboxGateway, registry
 from gigmarket.payments.faults import Fault
 from gigmarket.payments.protocols import Operation
@@ -588,3 +595,45 @@ def test_gateway_settings_come_from_the_prefixed_variables() -> None:
         "HOME": "/root",
     }
     assert gateway_settings(environment) == {"api_key": API_KEY, "webhook_secret": WEBHOOK_SECRET}
+
+
+# -- run-due with card refunds ----------------------------------------------------
+
+
+def test_run_due_sends_the_queued_card_refunds_through_the_gateway(
+    shop: Shop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    card_policy = fiverr_policy(gateway=GATEWAY, refund_to=RefundDestination.GATEWAY)
+    order_id = shop.place()
+    with shop.market() as plain:
+        plain.pay(order_id, buyer_id=shop.buyer, source="tok_visa")
+    market = Marketplace(
+        SQLiteStorage(shop.path), gateway=shop.gateway, policy=card_policy, clock=shop.clock
+    )
+    try:
+        market.orders.request_cancellation(order_id, by=Actor.BUYER, account_id=shop.buyer)
+        market.orders.respond_to_cancellation(
+            order_id, by=Actor.SELLER, account_id=shop.seller, accept=True
+        )
+    finally:
+        market.storage.close()
+    assert shop.status(f"refund:{order_id}:3") is S.QUEUED
+
+    status, out, err = run(capsys, "run-due", *shop.args, "--refund-to", "card", "--no-progress")
+
+    assert (status, err) == (0, "")
+    assert out.splitlines()[-1] == "card refunds sent: 1 (succeeded 1)"
+    assert shop.status(f"refund:{order_id}:3") is S.SUCCEEDED
+    [charge] = [c for c in (shop.gateway.find_charge(f"pay:{order_id}:1"),) if c is not None]
+    assert charge.refunded == Amount.of("55.75", "USD")
+    assert run(capsys, "run-due", *shop.args, "--refund-to", "card", "-q") == (0, "", "")
+
+
+def test_run_due_refunding_to_cards_needs_the_gateway(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(
+        capsys, "run-due", "--db", f"sqlite:///{tmp_path / 'm.db'}", "--refund-to", "card"
+    )
+    assert_one_line_error(status, err, "--gateway")
+    assert not (tmp_path / "m.db").exists()
