@@ -19,6 +19,7 @@ charged without a record, and never recorded without the gateway's word.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TypeVar
@@ -53,7 +54,7 @@ from gigmarket.money import Amount
 from gigmarket.orders.model import Actor, Order, OrderState
 from gigmarket.orders.service import OrderDesk
 from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
-from gigmarket.payments.results import Charge, Payout
+from gigmarket.payments.results import Charge, ChargeStatus, Payout
 from gigmarket.payments.secret import Secret
 from gigmarket.retry import retrying
 
@@ -220,12 +221,15 @@ class Cashier:
         library. A declined card leaves the order waiting for payment (the
         result says why; check out again with another card). A charge that
         needs the buyer (``result.action_url``) or the network completes
-        later, through a webhook or ``reconcile``. While an attempt's outcome
-        is unknown, another is refused with
+        later, through a webhook or ``reconcile``; a buyer who gives up on
+        3-D Secure may check out again with another card, and the abandoned
+        charge is cancelled at the gateway first. While an attempt's outcome is
+        unknown (or the network is still settling it), another is refused with
         :class:`~gigmarket.errors.PaymentInProgress`.
         """
         if not isinstance(source, str) or not source:
             raise ValidationError("a payment source token is required", field="source")
+        self._abandon_waiting(order_id, buyer_id)
 
         def start(uow: CashierUnitOfWork) -> tuple[Order, PaymentOperation]:
             order = uow.orders.get(order_id) if isinstance(order_id, str) else None
@@ -312,6 +316,30 @@ class Cashier:
             return CheckoutResult(order=changed or order, operation=done, charge=charge)
 
         return self._apply(op.id, apply)
+
+    def _abandon_waiting(self, order_id: str, buyer_id: str) -> None:
+        """Cancel an earlier attempt of this buyer that still waits for them
+        (3-D Secure): a new checkout means they gave up on it. One that the
+        network is settling cannot be cancelled, and stays in the way."""
+        with self._storage() as uow:
+            order = uow.orders.get(order_id) if isinstance(order_id, str) else None
+            if order is None or order.buyer_id != buyer_id:
+                return  # refused, with the right error, by the checkout itself
+            waiting = [
+                op
+                for op in uow.payments.operations_for(order.id, OperationKind.PAYMENT)
+                if op.status is S.PENDING and op.gateway_ref is not None
+            ]
+        for op in waiting:
+            charge = self.collection.get_charge(op.gateway_ref or "")
+            if charge.status in (ChargeStatus.REQUIRES_ACTION, ChargeStatus.AUTHORIZED):
+                charge = self.collection.cancel(charge.id, idempotency_key=f"cancel:{op.id}")
+            self._apply(op.id, functools.partial(self._settle_charge, charge=charge))
+
+    def _settle_charge(
+        self, uow: CashierUnitOfWork, op: PaymentOperation, *, charge: Charge
+    ) -> PaymentOperation:
+        return self.books.charge(uow, op, charge)
 
     def _usable_credit(self, uow: CashierUnitOfWork, order: Order) -> Amount | None:
         code = chart.buyer_credit(order.buyer_id, order.currency)

@@ -139,6 +139,33 @@ def test_a_buyer_who_fails_authentication_can_pay_with_another_card(shop: Shop) 
     shop.assert_books_agree()
 
 
+def test_a_buyer_who_gives_up_on_authentication_pays_with_another_card(shop: Shop) -> None:
+    """A new checkout means the buyer gave up on 3-D Secure: the waiting charge
+    is cancelled at the gateway first, so it can never be captured as well."""
+    order = shop.place("50.00")
+    waiting = shop.checkout(order.id, "tok_requires_action")
+    assert waiting.charge is not None
+
+    again = shop.checkout(order.id, "tok_visa")
+
+    assert again.paid
+    assert again.operation.id == f"pay:{order.id}:2"
+    abandoned = shop.cashier.operation(waiting.operation.id)
+    assert (abandoned.status, abandoned.failure) == (S.FAILED, "cancelled")
+    assert shop.gateway.get_charge(waiting.charge.id).status is ChargeStatus.CANCELLED
+    assert shop.balance(escrow(order.id)) == usd("55.75")
+    shop.assert_books_agree()
+
+
+def test_a_charge_the_network_is_settling_still_blocks_another(shop: Shop) -> None:
+    order = shop.place("50.00")
+    pending = shop.checkout(order.id, "tok_pending")
+    with pytest.raises(PaymentInProgress) as refused:
+        shop.checkout(order.id, "tok_visa")
+    assert refused.value.operation_id == pending.operation.id
+    assert len(shop.charges()) == 1
+
+
 def test_a_pending_charge_pays_the_order_when_reconcile_finds_it_captured(shop: Shop) -> None:
     order = shop.place("50.00")
     pending = shop.checkout(order.id, "tok_pending")
