@@ -109,6 +109,28 @@ def unknown_account(hands: Hands, s: Story) -> None:
     forge_entry(hands, "forged-ghost", [(s.pending, -100), ("ghost:account:USD", 100)])
 
 
+_OPERATION = (
+    "INSERT INTO payment_operations (id, kind, gateway, subject, currency, units, status, "
+    "created_at, updated_at, version, gateway_ref) "
+    "VALUES (?, ?, 'sandbox', ?, 'USD', ?, ?, "
+    "'2026-01-05T09:00:00.000000Z', '2026-01-05T09:00:00.000000Z', 0, ?)"
+)
+
+
+def refund_without_its_money(hands: Hands, s: Story) -> None:
+    hands.sql((_OPERATION, ("forged-refund", "refund", s.open_order, 1000, "queued", None)))
+
+
+def order_paid_by_two_charges(hands: Hands, s: Story) -> None:
+    for n in (1, 2):
+        hands.sql(
+            (
+                _OPERATION,
+                (f"pay:forged:{n}", "payment", s.completed_order, 5575, "succeeded", f"ch_{n}"),
+            )
+        )
+
+
 CORRUPTIONS = [
     Corruption(
         "an unbalanced entry",
@@ -176,6 +198,27 @@ CORRUPTIONS = [
             f"[5-idempotent] idempotency key {s.payment_key!r}: carried by 2 entries: "
             "id-000022 (55.75 USD), forged-replay (55.75 USD)",
         ],
+    ),
+    Corruption(
+        "a refund operation whose money was never set aside",
+        refund_without_its_money,
+        lambda s: [
+            "[8-payments] account refunds:in_flight:USD: refunds in flight hold 0.00 USD, "
+            "open refund operations add up to 10.00 USD",
+        ],
+    ),
+    Corruption(
+        "an order paid by two charges",
+        order_paid_by_two_charges,
+        lambda s: [
+            f"[8-payments] ledger: order {s.completed_order} was paid by 2 payments: "
+            "pay:forged:1, pay:forged:2",
+            f"[8-payments] ledger: order {s.completed_order}: payment pay:forged:1 kept charge "
+            "ch_1, the order records charge-1",
+            f"[8-payments] ledger: order {s.completed_order}: payment pay:forged:2 kept charge "
+            "ch_2, the order records charge-1",
+        ],
+        exact=False,
     ),
     Corruption(
         "a reversal that is not the opposite of its entry",
