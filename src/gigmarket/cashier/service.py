@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import TypeVar
 
 import attrs
@@ -36,6 +35,7 @@ from gigmarket.cashier.reconcile import (
     handle_webhook,
     reconcile,
 )
+from gigmarket.cashier.withdrawals import check_withdrawal, payee_of
 from gigmarket.clock import Clock, SystemClock
 from gigmarket.errors import (
     GatewayMisconfigured,
@@ -45,7 +45,6 @@ from gigmarket.errors import (
     PaymentInProgress,
     TransitionNotAllowed,
     ValidationError,
-    WithdrawalRefused,
     WrongActor,
 )
 from gigmarket.escrow import chart
@@ -526,7 +525,7 @@ class Cashier:
     def payee_of(self, seller_id: str, currency: str) -> str | None:
         """The gateway's id of the seller's active payee in ``currency``, if any."""
         with self._storage() as uow:
-            return _payee(uow, seller_id, currency)
+            return payee_of(uow, seller_id, currency)
 
     def withdraw(
         self, seller_id: str, amount: Amount, *, idempotency_key: str | None = None
@@ -554,7 +553,14 @@ class Cashier:
                         field="idempotency_key",
                     )
                 return previous, None
-            payee_id = self._check_withdrawal(uow, seller_id, value)
+            payee_id = check_withdrawal(
+                uow,
+                self.books.flows(uow).tx,
+                withdrawals=self.policy.withdrawals,
+                seller_id=seller_id,
+                value=value,
+                now=self.clock.now(),
+            )
             hold = self.books.flows(uow).request_withdrawal(seller_id, value)
             op = self._new(
                 OperationKind.PAYOUT, op_id, seller_id, value, gateway.name, hold_id=hold.id
@@ -598,7 +604,7 @@ class Cashier:
             return self._send_refund(op.id)
         if op.kind is OperationKind.PAYOUT:
             with self._storage() as uow:
-                payee_id = _payee(uow, op.subject, op.amount.currency)
+                payee_id = payee_of(uow, op.subject, op.amount.currency)
             if payee_id is not None:
                 return self._pay_out(op, payee_id).operation
         elif op.kind in (OperationKind.PAYMENT, OperationKind.TIP) and op.source is not None:
@@ -607,84 +613,3 @@ class Cashier:
             if order is not None:
                 return self._charge(op, order).operation
         return self._apply(op.id, books.never_sent)
-
-    def _check_withdrawal(self, uow: CashierUnitOfWork, seller_id: str, value: Amount) -> str:
-        limits = self.policy.withdrawals.get(value.currency)
-        if limits is None:
-            raise WithdrawalRefused(
-                f"no withdrawal limits are set for {value.currency}",
-                seller_id=seller_id,
-                reason="no_limits",
-            )
-        if value < limits.minimum:
-            raise WithdrawalRefused(
-                f"the minimum is {limits.minimum}", seller_id=seller_id, reason="below_minimum"
-            )
-        if value > limits.maximum:
-            raise WithdrawalRefused(
-                f"the maximum is {limits.maximum}", seller_id=seller_id, reason="above_maximum"
-            )
-        since = self.clock.now() - limits.window
-        recent = [
-            op
-            for op in uow.payments.operations_for(seller_id, OperationKind.PAYOUT)
-            if op.created_at > since
-            and op.status is not S.FAILED
-            and op.amount.currency == value.currency
-        ]
-        if len(recent) >= limits.per_window:
-            raise WithdrawalRefused(
-                f"{_count(limits.per_window, 'withdrawal')} per {_duration(limits.window)} "
-                "already made",
-                seller_id=seller_id,
-                reason="too_many",
-            )
-        debt_code = chart.seller_debt(seller_id, value.currency)
-        if uow.ledger.get_account(debt_code) is not None:
-            owed = self.books.flows(uow).tx.balance(debt_code).posted
-            if owed.units < 0:
-                raise WithdrawalRefused(
-                    f"{-owed} is owed to the marketplace; it is repaid from the next earnings",
-                    seller_id=seller_id,
-                    reason="in_debt",
-                )
-        payee_id = _payee(uow, seller_id, value.currency)
-        if payee_id is None:
-            raise WithdrawalRefused(
-                f"no bank account is set up for {value.currency}",
-                seller_id=seller_id,
-                reason="no_payee",
-            )
-        code = chart.seller_available(seller_id, value.currency)
-        available = (
-            self.books.flows(uow).tx.balance(code).available
-            if uow.ledger.get_account(code) is not None
-            else Amount.zero(value.currency)
-        )
-        if value > available:
-            raise WithdrawalRefused(
-                f"only {available} is available", seller_id=seller_id, reason="insufficient_funds"
-            )
-        return payee_id
-
-
-def _payee(uow: CashierUnitOfWork, seller_id: str, currency: str) -> str | None:
-    active = [
-        op.gateway_ref
-        for op in uow.payments.operations_for(seller_id, OperationKind.PAYEE)
-        if op.status is S.SUCCEEDED and op.amount.currency == currency
-    ]
-    return active[-1] if active else None
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _duration(delta: timedelta) -> str:
-    """``24 hours``, ``7 days``, ``90 minutes``: a window as an operator says it."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0 and seconds >= size and not (unit == "day" and seconds < 2 * size):
-            return _count(seconds // size, unit)
-    return _count(seconds, "second")
