@@ -293,7 +293,9 @@ class Cashier:
             return CheckoutResult(order=order, operation=op)
         return self._charge(op, order)
 
-    def _charge(self, op: PaymentOperation, order: Order) -> CheckoutResult:
+    def _charge(
+        self, op: PaymentOperation, order: Order, *, resend: bool = False
+    ) -> CheckoutResult:
         """Send (or send again, under the same key) a payment's or a tip's
         charge, and apply the answer."""
         if op.source is None:  # pragma: no cover -- recorded with every charge
@@ -307,6 +309,7 @@ class Cashier:
                 idempotency_key=op.id,
                 description=f"{what} {op.subject}",  # the same each time: the key's parameters
             ),
+            resend=resend,
         )
 
         def apply(uow: CashierUnitOfWork, current: PaymentOperation) -> CheckoutResult:
@@ -348,14 +351,23 @@ class Cashier:
         usable = min(available, order.price.total_charged)
         return usable if usable.units > 0 else None
 
-    def _call(self, op: PaymentOperation, call: Callable[[], T]) -> T:
-        """Make a gateway call for ``op``; record a failure before raising it."""
+    def _call(self, op: PaymentOperation, call: Callable[[], T], *, resend: bool = False) -> T:
+        """Make a gateway call for ``op``; record a failure before raising it.
+
+        A failure of a call sent *again* (``resend``) proves nothing about the
+        first attempt, which may still be held at the gateway and land later:
+        the operation stays unknown, for the next ``reconcile``, rather than
+        failed with its money released.
+        """
         try:
             return call()
         except OutcomeUnknown:
             self._lost(op.id)
             raise
         except PaymentError as error:
+            if resend:
+                self._lost(op.id)
+                raise
             code = error.code
 
             # Surely not processed (unavailable, refused as invalid, unsupported):
@@ -430,8 +442,10 @@ class Cashier:
             ]
         return [self._send_refund(op.id) for op in queued]
 
-    def _send_refund(self, op_id: str) -> PaymentOperation:
+    def _send_refund(self, op_id: str, *, resend: bool = False) -> PaymentOperation:
         def claim(uow: CashierUnitOfWork, op: PaymentOperation) -> PaymentOperation | None:
+            if resend:  # under its own key again: the gateway collapses the attempts
+                return op if op.status in (S.STARTED, S.UNKNOWN) else None
             if op.status is not S.QUEUED:
                 return None  # someone else is sending it
             started = op.advance(S.STARTED, self.clock.now())
@@ -449,15 +463,23 @@ class Cashier:
             refund = self.collection.refund(
                 op.charge_ref, idempotency_key=op.id, amount=op.amount, reason=f"order {op.subject}"
             )
-        except OutcomeUnknown:
+        except PaymentError as error:
+            return self._refund_not_sent(op, error, resend=resend)
+        return self._apply(op.id, lambda uow, cur: self.books.refund(uow, cur, refund))
+
+    def _refund_not_sent(
+        self, op: PaymentOperation, error: PaymentError, *, resend: bool
+    ) -> PaymentOperation:
+        """A refund call that gave no answer to book. Lost, or sent again (the
+        first attempt may still land): only the gateway can tell, later.
+        Surely not processed: back in the queue. Refused: the buyer gets credit."""
+        if resend or isinstance(error, OutcomeUnknown):
             self._lost(op.id)
             return self.operation(op.id)
-        except PaymentError as error:
-            code = error.code
-            if error.should_retry:  # not processed: back in the queue
-                return self._apply(op.id, self._requeue)
-            return self._apply(op.id, lambda uow, cur: self.books.refund(uow, cur, None, code))
-        return self._apply(op.id, lambda uow, cur: self.books.refund(uow, cur, refund))
+        if error.should_retry:
+            return self._apply(op.id, self._requeue)
+        code = error.code
+        return self._apply(op.id, lambda uow, cur: self.books.refund(uow, cur, None, code))
 
     def _requeue(self, uow: CashierUnitOfWork, op: PaymentOperation) -> PaymentOperation:
         if op.status is not S.STARTED:
@@ -573,7 +595,7 @@ class Cashier:
             return Withdrawal(operation=op)
         return self._pay_out(op, payee_id)
 
-    def _pay_out(self, op: PaymentOperation, payee_id: str) -> Withdrawal:
+    def _pay_out(self, op: PaymentOperation, payee_id: str, *, resend: bool = False) -> Withdrawal:
         """Send (or send again, under the same key) a withdrawal's payout, and apply the answer."""
         gateway = self._payouts()
         payout = self._call(
@@ -584,6 +606,7 @@ class Cashier:
                 idempotency_key=op.id,
                 description=f"withdrawal {op.id}",
             ),
+            resend=resend,
         )
         done = self._apply(op.id, lambda uow, cur: self.books.payout(uow, cur, payout))
         return Withdrawal(operation=done, payout=payout)
@@ -600,16 +623,15 @@ class Cashier:
         """
         books = self.books
         if op.kind is OperationKind.REFUND:
-            self._apply(op.id, books.never_sent)
-            return self._send_refund(op.id)
+            return self._send_refund(op.id, resend=True)
         if op.kind is OperationKind.PAYOUT:
             with self._storage() as uow:
                 payee_id = payee_of(uow, op.subject, op.amount.currency)
             if payee_id is not None:
-                return self._pay_out(op, payee_id).operation
+                return self._pay_out(op, payee_id, resend=True).operation
         elif op.kind in (OperationKind.PAYMENT, OperationKind.TIP) and op.source is not None:
             with self._storage() as uow:
                 order = uow.orders.get(op.subject)
             if order is not None:
-                return self._charge(op, order).operation
+                return self._charge(op, order, resend=True).operation
         return self._apply(op.id, books.never_sent)
