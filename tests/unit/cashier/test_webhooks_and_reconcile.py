@@ -356,3 +356,30 @@ def test_reconcile_reaches_new_operations_past_ones_that_stay_open(shop: Shop) -
 
     assert shop.orders.get(order.id).state is OrderState.AWAITING_REQUIREMENTS
     shop.assert_books_agree()
+
+
+def test_a_resend_the_gateway_refuses_leaves_the_payout_unknown_not_failed(shop: Shop) -> None:
+    """The resend was refused, not the first attempt, which the gateway still
+    holds: writing the payout off would hand the seller money the bank pays too."""
+    shop.earn("50.00")
+    shop.onboard("bank_ok")
+    shop.gateway.faults.on(Operation.PAYOUT, Fault.delay(timedelta(minutes=30)))
+    with pytest.raises(OutcomeUnknown):
+        shop.cashier.withdraw(shop.seller, usd("40.00"))
+    [op] = shop.operations(shop.seller, OperationKind.PAYOUT)
+    shop.gateway.faults.on(Operation.PAYOUT, Fault.unavailable())
+
+    report = shop.cashier.reconcile()
+
+    assert report.skipped == ((op.id, "gateway_unavailable"),)
+    assert shop.cashier.operation(op.id).status is S.UNKNOWN
+    assert shop.held(shop.available_account) == usd("40.00")  # still set aside
+
+    shop.clock.advance(timedelta(days=3))  # the held first attempt goes out and arrives
+    shop.cashier.reconcile()
+    shop.cashier.reconcile()
+
+    assert [p.status for p in shop.payouts()] == [PayoutStatus.PAID]
+    assert shop.cashier.operation(op.id).status is S.SUCCEEDED
+    assert shop.available() == usd("0.00")
+    shop.assert_books_agree()
