@@ -24,8 +24,16 @@ from typing import Any, Literal
 
 from gigmarket.clock import ManualClock
 from gigmarket.escrow.ledger import Ledger
+from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
-from gigmarket.orders import Offer, OfferedPackage, OrderDesk, fiverr_policy
+from gigmarket.orders import (
+    Actor,
+    Offer,
+    OfferedPackage,
+    OrderDesk,
+    RefundDestination,
+    fiverr_policy,
+)
 from gigmarket.storage.memory import MemoryStorage
 from gigmarket.storage.sqlite import SQLiteStorage
 
@@ -104,22 +112,63 @@ def orders(make: Callable[[], Any], count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
+def checkouts(make: Callable[[], Any], count: int) -> float:
+    """Orders paid through the cashier and the sandbox, then cancelled and
+    refunded to the card: two gateway calls and four transactions each."""
+    clock = ManualClock(START)
+    policy = fiverr_policy(refund_to=RefundDestination.GATEWAY)
+    market = Marketplace(make(), policy=policy, clock=clock)
+    desk, cashier = market.orders, market.cashier
+    offer = Offer(
+        gig_id="g",
+        gig_version=1,
+        seller_id="s",
+        package=OfferedPackage(
+            name="Basic", price=Amount.of("50.00", "USD"), delivery_days=3, revisions=1
+        ),
+    )
+    started = time.perf_counter()
+    for n in range(count):
+        order = desk.place(offer, buyer_id=f"b{n}")
+        cashier.checkout(order.id, buyer_id=f"b{n}", source="tok_visa")
+        desk.request_cancellation(order.id, by=Actor.BUYER, account_id=f"b{n}")
+        desk.respond_to_cancellation(order.id, by=Actor.SELLER, account_id="s", accept=True)
+        cashier.send_refunds()
+    return count / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transfers", type=int, default=2000)
     parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--checkouts", type=int, default=200)
     args = parser.parse_args()
     with adapters() as found:
         rows = [
-            (name, transfers(make, args.transfers), orders(make, args.orders))
+            (
+                name,
+                transfers(make, args.transfers),
+                orders(make, args.orders),
+                checkouts(make, args.checkouts),
+            )
             for name, make in found.items()
         ]
-    base_t, base_o = rows[0][1], rows[0][2]
-    print(f"{'adapter':<28} {'transfers/s':>12} {'ratio':>6} {'orders/s':>10} {'ratio':>6}")
-    for name, per_t, per_o in rows:
-        ratio_t, ratio_o = per_t / base_t, per_o / base_o
-        print(f"{name:<28} {per_t:>12.0f} {ratio_t:>6.2f} {per_o:>10.1f} {ratio_o:>6.2f}")
+    base = rows[0][1:]
+    print(
+        f"{'adapter':<28} {'transfers/s':>12} {'ratio':>6} {'orders/s':>10} {'ratio':>6} "
+        f"{'refunded/s':>10} {'ratio':>6}"
+    )
+    for name, *figures in rows:
+        cells = " ".join(
+            f"{per:>{width}.{places}f} {per / first:>6.2f}"
+            for per, first, width, places in zip(
+                figures, base, (12, 10, 10), (0, 1, 1), strict=True
+            )
+        )
+        print(f"{name:<28} {cells}")
     print("(orders/s: each order is placed, paid, started, delivered, auto-completed and cleared)")
+    print("(refunded/s: each order is placed, charged through the cashier, cancelled by both")
+    print(" parties and refunded to the card: two sandbox calls and four transactions)")
 
 
 if __name__ == "__main__":
