@@ -179,8 +179,9 @@ def reconcile(
 
     The walk goes past operations that stay open (a payment waiting for its
     buyer, a payout on its way), so one that is stuck never hides the ones
-    behind it. ``progress(operations checked so far)`` is called after each
-    page of :data:`PAGE`.
+    behind it. Operations made on another gateway are left alone (reconcile
+    them with a marketplace built on that gateway). ``progress(operations
+    checked so far)`` is called after each page of :data:`PAGE`.
     """
     fixed: list[ReconcileFix] = []
     waiting: list[str] = []
@@ -188,6 +189,9 @@ def reconcile(
     checked = 0
     after: tuple[datetime, str] | None = None
     grace = cashier.policy.reconcile_grace
+    ours = {cashier.collection.name}
+    if cashier.disbursement is not None:
+        ours.add(cashier.disbursement.name)
     while limit is None or checked < limit:
         size = PAGE if limit is None else min(PAGE, limit - checked)
         with cashier._storage() as uow:
@@ -196,6 +200,8 @@ def reconcile(
             break
         after = (page[-1].created_at, page[-1].id)
         for op in page:
+            if op.gateway not in ours:
+                continue  # another gateway's: this one would find no trace and send it again
             checked += 1
             if op.status is S.STARTED and cashier.clock.now() - op.updated_at < grace:
                 waiting.append(op.id)  # its call may still be under way

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from gigmarket.cashier import CashierPolicy, OperationKind, OperationStatus, ReconcileFix
+from gigmarket.cashier import (
+    CashierPolicy,
+    OperationKind,
+    OperationStatus,
+    PaymentOperation,
+    ReconcileFix,
+)
 from gigmarket.errors import GatewayUnavailable, OutcomeUnknown, WebhookVerificationFailed
 from gigmarket.escrow import chart
 from gigmarket.money import Amount
@@ -383,3 +389,29 @@ def test_a_resend_the_gateway_refuses_leaves_the_payout_unknown_not_failed(shop:
     assert shop.cashier.operation(op.id).status is S.SUCCEEDED
     assert shop.available() == usd("0.00")
     shop.assert_books_agree()
+
+
+def test_operations_of_another_gateway_are_left_alone(shop: Shop) -> None:
+    """This marketplace's gateway has no trace of another gateway's calls and
+    would send them again: reconcile leaves them to a marketplace on theirs."""
+    now = shop.clock.now() - GRACE * 2
+    foreign = PaymentOperation(
+        id="pay:elsewhere:1",
+        kind=OperationKind.PAYMENT,
+        gateway="acmepay",
+        subject="elsewhere",
+        amount=usd("10.00"),
+        status=S.UNKNOWN,
+        created_at=now,
+        updated_at=now,
+        source="tok_acme",
+    )
+    with shop.storage() as uow:
+        uow.payments.add_operation(foreign)
+        uow.commit()
+
+    report = shop.cashier.reconcile()
+
+    assert (report.checked, report.fixed, report.skipped) == (0, (), ())
+    assert shop.cashier.operation(foreign.id) == foreign
+    assert shop.charges() == []
