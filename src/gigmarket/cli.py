@@ -346,9 +346,10 @@ def _reconcile(args: argparse.Namespace) -> int:
 def _reconcile_line(summary: ReconcileSummary) -> str:
     changes = ", ".join(f"{change} {n}" for change, n in sorted(summary.changes().items()))
     fixed = f"fixed {len(summary.fixed)}" + (f": {changes}" if changes else "")
+    others = f", left to other gateways {summary.others}" if summary.others else ""
     return (
         f"checked {summary.checked}, {fixed}, "
-        f"waiting {len(summary.waiting)}, skipped {len(summary.skipped)}"
+        f"waiting {len(summary.waiting)}, skipped {len(summary.skipped)}{others}"
     )
 
 

@@ -494,6 +494,8 @@ class ReconcileSummary:
     """Operations still open at the end: in flight, or pending at the gateway."""
     skipped: tuple[tuple[str, str], ...] = ()
     """(operation id, error code): the gateway could not answer for them now."""
+    others: int = 0
+    """Open operations made on another gateway, left to a run with that gateway."""
 
     def changes(self) -> Counter[str]:
         """How many changes went from each status to each other (``unknown→succeeded``)."""
@@ -524,9 +526,8 @@ def reconcile_store(
     now and then. ``policy`` must be the host's, with ``gateway``'s name as its
     gateway.
 
-    An open operation made on another gateway is refused before anything is
-    changed: ``gateway`` would find no trace of it and take it for a call
-    that never arrived, failing a payment that may well have been made.
+    Open operations made on another gateway are left alone and counted:
+    ``gateway`` would find no trace of them and send them again.
     """
     market = Marketplace(
         storage,
@@ -536,16 +537,7 @@ def reconcile_store(
         clock=clock if clock is not None else SystemClock(),
     )
     known = {gateway.name} | ({payouts.name} if payouts is not None else set())
-    foreign = _foreign_operations(storage, known)
-    if foreign:
-        op_id, other = foreign[0]
-        raise GatewayMisconfigured(
-            f"open payment operations of this store were made on gateway {other!r} "
-            f"({len(foreign)}, e.g. {op_id}); {gateway.name!r} cannot answer for them "
-            f"and would take them for calls it never received: reconcile with gateway {other!r}",
-            gateway=gateway.name,
-            operation="reconcile",
-        )
+    others = _foreign_operations(storage, known)
     run = market.cashier.reconcile(progress=progress)
     return ReconcileSummary(
         gateway=gateway.name,
@@ -554,4 +546,5 @@ def reconcile_store(
         fixed=run.fixed,
         waiting=run.waiting,
         skipped=run.skipped,
+        others=len(others),
     )
