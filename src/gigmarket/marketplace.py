@@ -293,12 +293,8 @@ class Marketplace:
 
     def _posted(self, code: str, currency: str) -> Amount:
         with self.ledger.transaction() as tx:
-            if tx.uow.ledger.get_account(code) is None:
-                return Amount.zero(currency)
-            return tx.balance(code).posted
+            return tx.balance_or_zero(code, currency).posted
 
     def _available(self, code: str, currency: str) -> Amount:
         with self.ledger.transaction() as tx:
-            if tx.uow.ledger.get_account(code) is None:
-                return Amount.zero(currency)
-            return tx.balance(code).available
+            return tx.balance_or_zero(code, currency).available

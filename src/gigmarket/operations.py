@@ -502,15 +502,6 @@ class ReconcileSummary:
         return Counter(f"{fix.before}→{fix.after}" for fix in self.fixed)
 
 
-def _foreign_operations(storage: Any, known: set[str]) -> list[tuple[str, str]]:
-    with storage() as uow:
-        return [
-            (op.id, op.gateway)
-            for op in uow.payments.open_operations(2**62)
-            if op.gateway not in known
-        ]
-
-
 def reconcile_store(
     storage: Any,
     *,
@@ -536,8 +527,6 @@ def reconcile_store(
         policy=policy,
         clock=clock if clock is not None else SystemClock(),
     )
-    known = {gateway.name} | ({payouts.name} if payouts is not None else set())
-    others = _foreign_operations(storage, known)
     run = market.cashier.reconcile(progress=progress)
     return ReconcileSummary(
         gateway=gateway.name,
@@ -546,5 +535,5 @@ def reconcile_store(
         fixed=run.fixed,
         waiting=run.waiting,
         skipped=run.skipped,
-        others=len(others),
+        others=run.others,
     )

@@ -331,15 +331,13 @@ class Books:
         return done
 
     def never_sent(self, uow: CashierUnitOfWork, op: PaymentOperation) -> PaymentOperation:
-        """The gateway has no trace of the call: it never arrived. A refund
-        goes back to the queue; anything else failed, and what it set aside is released."""
+        """The gateway has no trace of a call that cannot be sent again (a payee,
+        whose bank token is never kept; a charge without its token): it failed,
+        and what it set aside is released."""
         now = self.clock.now()
-        if op.kind is OperationKind.REFUND:
-            done = op.advance(S.QUEUED, now)
-        else:
-            self.release_hold(uow, op.hold_id)
-            done = op.advance(S.FAILED, now, failure="never reached the gateway")
-            if op.kind in (OperationKind.PAYMENT, OperationKind.TIP):
-                self.emit(uow, op.subject, "payment.failed", operation=op.id, reason=done.failure)
+        self.release_hold(uow, op.hold_id)
+        done = op.advance(S.FAILED, now, failure="never reached the gateway")
+        if op.kind in (OperationKind.PAYMENT, OperationKind.TIP):
+            self.emit(uow, op.subject, "payment.failed", operation=op.id, reason=done.failure)
         _save(uow, op, done)
         return done

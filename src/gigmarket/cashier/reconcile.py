@@ -74,6 +74,8 @@ class ReconcileReport:
     """Operations left open: still in flight, still pending at the gateway."""
     skipped: tuple[tuple[str, str], ...] = ()
     """(operation id, error code) for those the gateway could not answer now."""
+    others: int = 0
+    """Open operations of another gateway, left alone."""
 
     @property
     def clean(self) -> bool:
@@ -186,7 +188,7 @@ def reconcile(
     fixed: list[ReconcileFix] = []
     waiting: list[str] = []
     skipped: list[tuple[str, str]] = []
-    checked = 0
+    checked = others = 0
     after: tuple[datetime, str] | None = None
     grace = cashier.policy.reconcile_grace
     ours = {cashier.collection.name}
@@ -201,7 +203,8 @@ def reconcile(
         after = (page[-1].created_at, page[-1].id)
         for op in page:
             if op.gateway not in ours:
-                continue  # another gateway's: this one would find no trace and send it again
+                others += 1  # this gateway would find no trace of it and send it again
+                continue
             checked += 1
             if op.status is S.STARTED and cashier.clock.now() - op.updated_at < grace:
                 waiting.append(op.id)  # its call may still be under way
@@ -230,7 +233,11 @@ def reconcile(
         if progress is not None:
             progress(checked)
     return ReconcileReport(
-        checked=checked, fixed=tuple(fixed), waiting=tuple(waiting), skipped=tuple(skipped)
+        checked=checked,
+        fixed=tuple(fixed),
+        waiting=tuple(waiting),
+        skipped=tuple(skipped),
+        others=others,
     )
 
 

@@ -345,9 +345,7 @@ class Cashier:
 
     def _usable_credit(self, uow: CashierUnitOfWork, order: Order) -> Amount | None:
         code = chart.buyer_credit(order.buyer_id, order.currency)
-        if uow.ledger.get_account(code) is None:
-            return None
-        available = self.books.flows(uow).tx.balance(code).available
+        available = self.books.flows(uow).tx.balance_or_zero(code, order.currency).available
         usable = min(available, order.price.total_charged)
         return usable if usable.units > 0 else None
 

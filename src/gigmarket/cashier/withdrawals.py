@@ -65,15 +65,13 @@ def check_withdrawal(
             seller_id=seller_id,
             reason="too_many",
         )
-    debt_code = chart.seller_debt(seller_id, value.currency)
-    if uow.ledger.get_account(debt_code) is not None:
-        owed = ledger.balance(debt_code).posted
-        if owed.units < 0:
-            raise WithdrawalRefused(
-                f"{-owed} is owed to the marketplace; it is repaid from the next earnings",
-                seller_id=seller_id,
-                reason="in_debt",
-            )
+    owed = ledger.balance_or_zero(chart.seller_debt(seller_id, value.currency), value.currency)
+    if owed.posted.units < 0:
+        raise WithdrawalRefused(
+            f"{-owed.posted} is owed to the marketplace; it is repaid from the next earnings",
+            seller_id=seller_id,
+            reason="in_debt",
+        )
     payee_id = payee_of(uow, seller_id, value.currency)
     if payee_id is None:
         raise WithdrawalRefused(
@@ -82,11 +80,7 @@ def check_withdrawal(
             reason="no_payee",
         )
     code = chart.seller_available(seller_id, value.currency)
-    available = (
-        ledger.balance(code).available
-        if uow.ledger.get_account(code) is not None
-        else Amount.zero(value.currency)
-    )
+    available = ledger.balance_or_zero(code, value.currency).available
     if value > available:
         raise WithdrawalRefused(
             f"only {available} is available", seller_id=seller_id, reason="insufficient_funds"

@@ -155,9 +155,7 @@ class EscrowFlows:
         currency = amount.currency
         available = self._open(chart.seller_available(seller_id, currency), currency)
         debt_code = chart.seller_debt(seller_id, currency)
-        owed = 0
-        if self.tx.uow.ledger.get_account(debt_code) is not None:
-            owed = -self.tx.balance(debt_code).posted.units
+        owed = -self.tx.balance_or_zero(debt_code, currency).posted.units
         repay = min(max(owed, 0), amount.units)
         postings = [Posting(source, -amount)]
         if repay:
@@ -195,9 +193,7 @@ class EscrowFlows:
         if seller_part.units < 0 or from_pending.units < 0 or from_pending > seller_part:
             raise ValidationError("the shares exceed the claw-back", field="amount")
         available_code = chart.seller_available(seller_id, currency)
-        available = Amount.zero(currency)
-        if self.tx.uow.ledger.get_account(available_code) is not None:
-            available = self.tx.balance(available_code).available
+        available = self.tx.balance_or_zero(available_code, currency).available
         from_available = min(available, seller_part - from_pending)
         owed = seller_part - from_pending - from_available
         sources = {

@@ -184,6 +184,14 @@ class LedgerTransaction:
         self.account(code)
         return Balance.from_stored(self.uow.ledger.lock_balances([code])[code])
 
+    def balance_or_zero(self, code: str, currency: object) -> Balance:
+        """:meth:`balance`, or zero in ``currency`` for an account not opened yet
+        (a seller before their first earnings, a buyer without credit)."""
+        if self.uow.ledger.get_account(code) is None:
+            zero = Amount.zero(currency)
+            return Balance(account=code, posted=zero, held=zero)
+        return self.balance(code)
+
     # -- queries ----------------------------------------------------------
 
     def entry(self, entry_id: str) -> JournalEntry:
