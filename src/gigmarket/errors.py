@@ -629,10 +629,15 @@ class IdempotencyConflict(GigmarketError):
 
     code = "idempotency_conflict"
 
-    def __init__(self, *, key: str, operation: str) -> None:
-        super().__init__(f"idempotency key {key!r} was already used for a different {operation}")
+    def __init__(self, *, key: str, operation: str, scope: str | None = None) -> None:
+        shown = key if len(key) <= 80 else f"{key[:77]}..."
+        where = "" if scope is None else f" in scope {scope!r}"
+        super().__init__(
+            f"idempotency key {shown!r}{where} was already used for a different {operation}"
+        )
         self.key = key
         self.operation = operation
+        self.scope = scope
 
 
 class StorageError(GigmarketError):

@@ -345,14 +345,17 @@ class _EntryChecks:
 
 
 def _duplicate_keys(db: _ReadOnly) -> list[Finding]:
+    # Keys are unique per scope; a key is named as journal entries carry it,
+    # ``<scope> <key>`` (see gigmarket.idempotency.ScopedKey.qualified).
     rows = db.all(
-        "SELECT key, operation, result_id FROM idempotency_keys WHERE key IN "
-        "(SELECT key FROM idempotency_keys GROUP BY key HAVING COUNT(*) > 1) "
-        "ORDER BY key, result_id"
+        "SELECT scope, key, operation, result_id FROM idempotency_keys "
+        "WHERE scope || ' ' || key IN (SELECT scope || ' ' || key FROM idempotency_keys "
+        "GROUP BY scope, key HAVING COUNT(*) > 1) "
+        "ORDER BY scope, key, result_id"
     )
     uses: dict[str, list[str]] = defaultdict(list)
-    for key, operation, result_id in rows:
-        uses[key].append(f"{operation} → {result_id}")
+    for scope, key, operation, result_id in rows:
+        uses[f"{scope} {key}"].append(f"{operation} → {result_id}")
     return [
         Finding(
             invariant="5-idempotent",

@@ -79,7 +79,7 @@ class SQLiteHands:
         )
 
     def drop_key_uniqueness(self) -> None:
-        self._rebuild_without("idempotency_keys", r"key\s+TEXT PRIMARY KEY", "key TEXT NOT NULL")
+        self._rebuild_without("idempotency_keys", r",\s*PRIMARY KEY \(scope, key\)", "")
 
     def drop_append_only(self) -> None:
         triggers = self.sql(

@@ -35,7 +35,8 @@ class Story:
     completed_order: str
     open_order: str
     payment_key: str
-    """The idempotency key of the open order's payment entry."""
+    """The idempotency key of the open order's payment entry, as the entry
+    carries it: ``<scope> <key>``."""
 
     @property
     def pending(self) -> str:
@@ -107,5 +108,5 @@ def tell(storage: Any) -> Story:
         buyer_id=rahim.id,
         completed_order=first.id,
         open_order=second.id,
-        payment_key="payment:charge-2",
+        payment_key="gigmarket:payment charge-2",
     )

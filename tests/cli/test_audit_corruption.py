@@ -61,9 +61,9 @@ def duplicate_key_record(hands: Hands, s: Story) -> None:
     hands.drop_key_uniqueness()
     hands.sql(
         (
-            "INSERT INTO idempotency_keys (key, operation, fingerprint, result_id) "
-            "VALUES (?, 'post', 'forged', 'forged-2')",
-            (s.payment_key,),
+            "INSERT INTO idempotency_keys (scope, key, operation, fingerprint, result_id) "
+            "VALUES (?, ?, 'post', 'forged', 'forged-2')",
+            tuple(s.payment_key.split(" ", 1)),
         )
     )
 

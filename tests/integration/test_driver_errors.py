@@ -22,7 +22,12 @@ from typing import Any
 
 import pytest
 
-from gigmarket.errors import SchemaTooNew, StorageError, TransientStorageError
+from gigmarket.errors import (
+    IdempotencyConflict,
+    SchemaTooNew,
+    StorageError,
+    TransientStorageError,
+)
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.escrow.model import AccountBalance, LedgerAccount
 from gigmarket.idempotency import IdempotencyRecord
@@ -153,12 +158,17 @@ def test_sqlite_a_non_negative_account_cannot_be_written_below_zero(
 
 
 def test_sqlite_constraint_violations(sqlite_store: SQLiteStorage) -> None:
-    record = IdempotencyRecord(key="k", operation="post", fingerprint="f", result_id="e")
+    record = IdempotencyRecord(
+        scope="host:post", key="k", operation="post", fingerprint="f", result_id="e"
+    )
     with sqlite_store() as uow:
         uow.idempotency.add_idempotency(record)
-        with pytest.raises(StorageError) as raised:
+        # A key recorded twice is the same error on every adapter.
+        with pytest.raises(IdempotencyConflict) as conflict:
             uow.idempotency.add_idempotency(record)
-        _translated(raised.value, sqlite3.IntegrityError)
+        assert (conflict.value.key, conflict.value.scope) == ("k", "host:post")
+        assert isinstance(conflict.value.__cause__, StorageError)
+        _translated(conflict.value.__cause__, sqlite3.IntegrityError)
         with pytest.raises(StorageError) as raised:
             uow.ledger.add_account(
                 LedgerAccount(code=ESCROW, currency="USD", allow_negative=False),
@@ -361,7 +371,9 @@ def test_postgres_racing_inserts_of_one_key_are_transient_other_duplicates_are_n
     pg_store: Any,
 ) -> None:
     errors = _pg_errors()
-    record = IdempotencyRecord(key="k", operation="post", fingerprint="f", result_id="e")
+    record = IdempotencyRecord(
+        scope="host:post", key="k", operation="post", fingerprint="f", result_id="e"
+    )
     with pg_store() as uow:
         uow.idempotency.add_idempotency(record)
         with pytest.raises(StorageError) as raised:

@@ -31,6 +31,7 @@ from gigmarket.clock import ManualClock
 from gigmarket.errors import SchemaTooNew, StorageError
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.escrow.model import HoldStatus
+from gigmarket.idempotency import internal_key
 from gigmarket.orders import OrderDesk, fiverr_policy
 from gigmarket.storage.postgres_schema import MIGRATIONS as PG_MIGRATIONS
 from gigmarket.storage.postgres_schema import SCHEMA_VERSION as PG_VERSION
@@ -155,13 +156,13 @@ def _check_v1_ledger(storage: Any) -> None:
     assert ledger.balance(GATEWAY).posted == usd(-5575)
     assert [entry.id for entry in ledger.entries_with_reference("order:o1")] == ["e1", "e2"]
     assert ledger.entry("e2").postings[1].amount == usd(4000)
-    replay = ledger.transfer(
+    replay = ledger.transfer(  # the library's key for charge ch_1, now in its own scope
         GATEWAY,
         ESCROW,
         usd(5575),
         memo="payment for order o1",
         references=["order:o1"],
-        idempotency_key="payment:ch_1",
+        idempotency_key=internal_key("payment", "ch_1"),
     )
     assert replay.id == "e1"
     assert ledger.hold("hold-1").status is HoldStatus.PENDING

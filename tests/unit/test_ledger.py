@@ -254,9 +254,8 @@ def test_replaying_a_key_with_the_same_payload_returns_the_first_entry(
         lambda ledger: ledger.transfer(
             "alice", "bob", usd("5.00"), memo="x", idempotency_key="pay-1"
         ),
-        lambda ledger: ledger.reserve("alice", "bob", usd("5.00"), idempotency_key="pay-1"),
     ],
-    ids=["amount", "direction", "memo", "operation"],
+    ids=["amount", "direction", "memo"],
 )
 def test_a_key_reused_for_something_else_is_refused(
     ledger: Ledger, storage: MemoryStorage, other: Callable[[Ledger], Any]
@@ -267,6 +266,15 @@ def test_a_key_reused_for_something_else_is_refused(
         other(ledger)
     assert raised.value.key == "pay-1"
     assert snapshot(storage) == before
+
+
+def test_a_key_is_scoped_by_its_operation(ledger: Ledger) -> None:
+    """Keys are scoped by operation: a hold under an entry's key is a hold of its own."""
+    entry = ledger.transfer("alice", "bob", usd("5.00"), idempotency_key="pay-1")
+    hold = ledger.reserve("alice", "bob", usd("5.00"), idempotency_key="pay-1")
+    assert hold.amount == usd("5.00")
+    assert ledger.reserve("alice", "bob", usd("5.00"), idempotency_key="pay-1") == hold
+    assert ledger.entry(entry.id).idempotency_key == "host:post pay-1"
 
 
 def test_hold_operations_replay_by_key(ledger: Ledger, storage: MemoryStorage) -> None:

@@ -25,6 +25,7 @@ from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ledger import LedgerTransaction
 from gigmarket.escrow.model import HoldStatus
+from gigmarket.idempotency import ScopedKey, internal_key
 from gigmarket.ids import IdFactory
 from gigmarket.money import Amount, sum_amounts
 from gigmarket.orders.events import OrderEvent
@@ -68,7 +69,13 @@ class QueuedCardRefunds:
     clock: Clock
 
     def send(
-        self, store: OrdersUnitOfWork, flows: EscrowFlows, order: Order, amount: Amount, *, key: str
+        self,
+        store: OrdersUnitOfWork,
+        flows: EscrowFlows,
+        order: Order,
+        amount: Amount,
+        *,
+        key: ScopedKey,
     ) -> None:
         # The order's unit of work: every gigmarket storage serves both ports.
         uow = cast(CashierUnitOfWork, store)
@@ -108,7 +115,7 @@ class QueuedCardRefunds:
             now = self.clock.now()
             uow.payments.add_operation(
                 PaymentOperation(
-                    id=key,
+                    id=f"refund:{key.key}",
                     kind=OperationKind.REFUND,
                     gateway=self.gateway,
                     subject=order.id,
@@ -239,7 +246,7 @@ class Books:
             charge.captured,
             memo=f"charge {charge.id} for {op.subject} cannot be kept: to be refunded",
             references=[f"order:{op.subject}"],
-            idempotency_key=f"unwanted:{op.id}",
+            idempotency_key=internal_key("unwanted", op.id),
         )
         uow.payments.add_operation(
             PaymentOperation(
@@ -266,7 +273,9 @@ class Books:
             return op
         flows = self.flows(uow)
         if refund is not None and refund.status is RefundStatus.SUCCEEDED:
-            flows.refund_sent(op.amount, gateway=op.gateway, idempotency_key=f"refunded:{op.id}")
+            flows.refund_sent(
+                op.amount, gateway=op.gateway, idempotency_key=internal_key("refunded", op.id)
+            )
             done = op.advance(S.SUCCEEDED, now, gateway_ref=refund.id)
             self.emit(uow, op.subject, "refund.sent", operation=op.id, amount=str(op.amount))
         elif refund is not None and refund.status is RefundStatus.PENDING:
@@ -279,7 +288,9 @@ class Books:
             )
             order = uow.orders.get(op.subject)
             buyer = order.buyer_id if order is not None else op.subject
-            flows.refund_to_credit(buyer, op.amount, idempotency_key=f"refund-credit:{op.id}")
+            flows.refund_to_credit(
+                buyer, op.amount, idempotency_key=internal_key("refund-credit", op.id)
+            )
             done = op.advance(S.FAILED, now, gateway_ref=refund.id if refund else None, failure=why)
             self.emit(
                 uow, op.subject, "refund.failed", operation=op.id, amount=str(op.amount), reason=why

@@ -28,7 +28,7 @@ import attrs
 from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.cashier.ports import CashierUnitOfWork
 from gigmarket.errors import GigmarketError, PaymentError
-from gigmarket.idempotency import IdempotencyRecord, fingerprint
+from gigmarket.idempotency import fingerprint, internal_key, remember
 from gigmarket.orders.model import OrderState
 from gigmarket.payments.protocols import DisbursementGateway
 from gigmarket.payments.results import Charge, ChargeStatus, Payee, Payout, Refund
@@ -90,9 +90,9 @@ def handle_webhook(cashier: Cashier, payload: bytes, headers: Mapping[str, str])
     gateway = cashier.collection
     kind_of = _event_kind(payload, headers, cashier)
     event, source = kind_of
-    key = f"webhook:{event.gateway}:{event.id}"
+    key = internal_key("webhook", event.gateway, event.id)
     with cashier._storage() as uow:
-        if uow.idempotency.get_idempotency(key) is not None:
+        if uow.idempotency.get_idempotency(key.scope, key.key) is not None:
             return WebhookOutcome(event=event, duplicate=True)
     family = event.type.split(".", 1)[0]
     truth: Charge | Payout | Payee | None
@@ -106,17 +106,11 @@ def handle_webhook(cashier: Cashier, payload: bytes, headers: Mapping[str, str])
         truth = None
 
     def apply(uow: CashierUnitOfWork) -> WebhookOutcome:
-        if uow.idempotency.get_idempotency(key) is not None:
+        if uow.idempotency.get_idempotency(key.scope, key.key) is not None:
             return WebhookOutcome(event=event, duplicate=True)
         touched = _apply_truth(cashier, uow, truth)
-        uow.idempotency.add_idempotency(
-            IdempotencyRecord(
-                key=key,
-                operation="webhook",
-                fingerprint=fingerprint({"type": event.type, "object": event.object_id}),
-                result_id=event.object_id,
-            )
-        )
+        digest = fingerprint({"type": event.type, "object": event.object_id})
+        remember(uow.idempotency, key, "webhook", digest, event.object_id)
         return WebhookOutcome(event=event, operations=tuple(touched))
 
     return cashier._tx(apply)

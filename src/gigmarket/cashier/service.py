@@ -35,7 +35,7 @@ from gigmarket.cashier.reconcile import (
     handle_webhook,
     reconcile,
 )
-from gigmarket.cashier.withdrawals import check_withdrawal, payee_of
+from gigmarket.cashier.withdrawals import check_withdrawal, payee_of, withdrawal_fingerprint
 from gigmarket.clock import Clock, SystemClock
 from gigmarket.errors import (
     GatewayMisconfigured,
@@ -48,6 +48,7 @@ from gigmarket.errors import (
     WrongActor,
 )
 from gigmarket.escrow import chart
+from gigmarket.idempotency import remember, replayed, scoped
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount
 from gigmarket.orders.model import Actor, Order, OrderState
@@ -556,23 +557,26 @@ class Cashier:
         reserved before the gateway is called, moves to ``payouts:in_flight``
         when the gateway accepts the payout, leaves when the bank confirms it
         and returns to the seller if the payout fails.
+
+        With an ``idempotency_key`` (scoped to the seller), the same request
+        again returns the first withdrawal and pays nothing more, and the
+        same key for another amount is an
+        :class:`~gigmarket.errors.IdempotencyConflict`. Without one, every
+        call is a new withdrawal.
         """
         gateway = self._payouts()
         value = Amount.of(amount).require_positive("a withdrawal")
         chart.check_party(seller_id, "seller_id")
+        key = scoped(idempotency_key, "withdraw", party=seller_id, party_field="seller_id")
+        digest = withdrawal_fingerprint(value)
 
         def start(uow: CashierUnitOfWork) -> tuple[PaymentOperation, str | None]:
-            earlier = uow.payments.operations_for(seller_id, OperationKind.PAYOUT)
-            suffix = idempotency_key if idempotency_key is not None else len(earlier) + 1
-            op_id = f"payout:{seller_id}:{suffix}"
-            previous = uow.payments.get_operation(op_id)
-            if previous is not None:
-                if previous.amount != value:
-                    raise ValidationError(
-                        f"withdrawal {idempotency_key!r} was for {previous.amount}",
-                        field="idempotency_key",
-                    )
-                return previous, None
+            previous_id = replayed(uow.idempotency, key, "withdraw", digest)
+            if previous_id is not None:
+                previous = uow.payments.get_operation(previous_id)
+                if previous is not None:
+                    return previous, None
+            op_id = f"payout:{seller_id}:{self.ids()}"
             payee_id = check_withdrawal(
                 uow,
                 self.books.flows(uow).tx,
@@ -586,6 +590,7 @@ class Cashier:
                 OperationKind.PAYOUT, op_id, seller_id, value, gateway.name, hold_id=hold.id
             )
             uow.payments.add_operation(op)
+            remember(uow.idempotency, key, "withdraw", digest, op.id)
             return op, payee_id
 
         op, payee_id = self._tx(start)

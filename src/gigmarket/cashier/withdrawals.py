@@ -18,7 +18,7 @@ from gigmarket.escrow import chart
 from gigmarket.escrow.ledger import LedgerTransaction
 from gigmarket.money import Amount
 
-__all__ = ["check_withdrawal", "payee_of"]
+__all__ = ["check_withdrawal", "payee_of", "withdrawal_fingerprint"]
 
 S = OperationStatus
 
@@ -86,6 +86,15 @@ def check_withdrawal(
             f"only {available} is available", seller_id=seller_id, reason="insufficient_funds"
         )
     return payee_id
+
+
+def withdrawal_fingerprint(value: Amount) -> str:
+    """What a keyed withdrawal's key is checked against: its amount.
+
+    Plain text rather than a digest, so that the schema migration that moved
+    withdrawal keys into the idempotency table could write it in SQL.
+    """
+    return f"amount:{value.units} {value.currency}"
 
 
 def payee_of(uow: CashierUnitOfWork, seller_id: str, currency: str) -> str | None:

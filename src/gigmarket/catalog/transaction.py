@@ -49,7 +49,7 @@ from gigmarket.errors import (
     UserNotFound,
     ValidationError,
 )
-from gigmarket.idempotency import IdempotencyRecord, fingerprint, replayed
+from gigmarket.idempotency import fingerprint, remember, replayed, scoped
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount
 
@@ -73,14 +73,15 @@ class CatalogTransaction:
     ) -> UserAccount:
         """Open an account; a taken username is a ValidationError on ``username``."""
         digest = fingerprint(command.model_dump(mode="json"))
-        previous = replayed(self.uow.idempotency, idempotency_key, "create_account", digest)
+        key = scoped(idempotency_key, "create_account")
+        previous = replayed(self.uow.idempotency, key, "create_account", digest)
         if previous is not None:
             return self.account(previous)
         if self.uow.catalog.find_account_by_username(command.username) is not None:
             raise ValidationError(f"{command.username!r} is taken", field="username")
         account = UserAccount.from_command(command, id=self.ids(), now=self.clock.now())
         self.uow.catalog.add_account(account)
-        self._remember(idempotency_key, "create_account", digest, account.id)
+        remember(self.uow.idempotency, key, "create_account", digest, account.id)
         return account
 
     def account(self, account_id: str) -> UserAccount:
@@ -127,7 +128,8 @@ class CatalogTransaction:
     ) -> Gig:
         """Store a new draft gig with its version 1."""
         digest = fingerprint({"seller": seller_id, "gig": command.model_dump(mode="json")})
-        previous = replayed(self.uow.idempotency, idempotency_key, "create_gig", digest)
+        key = scoped(idempotency_key, "create_gig", party=seller_id, party_field="seller_id")
+        previous = replayed(self.uow.idempotency, key, "create_gig", digest)
         if previous is not None:
             return self.gig(previous)
         self._active_seller(seller_id)
@@ -145,7 +147,7 @@ class CatalogTransaction:
             gig_id=gig.id, number=1, seller_id=seller_id, created_at=now, content=content
         )
         self.uow.catalog.add_gig(gig, first)
-        self._remember(idempotency_key, "create_gig", digest, gig.id)
+        remember(self.uow.idempotency, key, "create_gig", digest, gig.id)
         return gig
 
     def update_gig(
@@ -164,7 +166,8 @@ class CatalogTransaction:
         digest = fingerprint(
             {"gig": gig_id, "seller": seller_id, "update": command.model_dump(mode="json")}
         )
-        previous = replayed(self.uow.idempotency, idempotency_key, "update_gig", digest)
+        key = scoped(idempotency_key, "update_gig", party=seller_id, party_field="seller_id")
+        previous = replayed(self.uow.idempotency, key, "update_gig", digest)
         if previous is not None:
             return self.gig_version(gig_id, int(previous))
         gig = self._own_gig(gig_id, seller_id)
@@ -191,7 +194,7 @@ class CatalogTransaction:
         )
         self.uow.catalog.add_version(version)
         self.uow.catalog.save_gig(gig.with_version(version.number, now))
-        self._remember(idempotency_key, "update_gig", digest, str(version.number))
+        remember(self.uow.idempotency, key, "update_gig", digest, str(version.number))
         return version
 
     def publish(self, gig_id: str, *, seller_id: str) -> Gig:
@@ -383,11 +386,3 @@ class CatalogTransaction:
         changed = gig.apply(action, self.clock.now(), reason=reason)
         self.uow.catalog.save_gig(changed)
         return changed
-
-    def _remember(self, key: str | None, operation: str, digest: str, result_id: str) -> None:
-        if key is not None:
-            self.uow.idempotency.add_idempotency(
-                IdempotencyRecord(
-                    key=key, operation=operation, fingerprint=digest, result_id=result_id
-                )
-            )

@@ -34,6 +34,7 @@ from gigmarket.errors import ValidationError
 from gigmarket.escrow import chart
 from gigmarket.escrow.ledger import LedgerTransaction
 from gigmarket.escrow.model import Hold, HoldStatus, JournalEntry, Posting
+from gigmarket.idempotency import KeyLike, internal_key
 from gigmarket.money import Amount, sum_amounts
 
 __all__ = ["EscrowFlows"]
@@ -50,7 +51,7 @@ class EscrowFlows:
         return code
 
     def fund(
-        self, order_id: str, amount: Amount, *, gateway: str, idempotency_key: str | None = None
+        self, order_id: str, amount: Amount, *, gateway: str, idempotency_key: KeyLike | None = None
     ) -> JournalEntry:
         """A confirmed charge: the buyer's whole payment enters the order's escrow."""
         escrow = self._open(chart.order_escrow(order_id), amount.currency)
@@ -72,7 +73,7 @@ class EscrowFlows:
         shares: Mapping[str, Amount],
         *,
         memo: str = "",
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """Pay out of an order's escrow to several accounts in one entry.
 
@@ -110,7 +111,7 @@ class EscrowFlows:
         seller_id: str,
         seller_net: Amount,
         platform_fees: Amount,
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """Completion: the seller's net to pending earnings, the fees to the platform."""
         shares = {chart.seller_pending(seller_id, seller_net.currency): seller_net}
@@ -124,7 +125,7 @@ class EscrowFlows:
         )
 
     def clear(
-        self, seller_id: str, amount: Amount, *, idempotency_key: str | None = None
+        self, seller_id: str, amount: Amount, *, idempotency_key: KeyLike | None = None
     ) -> JournalEntry:
         """The clearance period is over: pending earnings become withdrawable.
 
@@ -149,7 +150,7 @@ class EscrowFlows:
         source: str,
         memo: str,
         references: list[str],
-        idempotency_key: str | None,
+        idempotency_key: KeyLike | None,
     ) -> JournalEntry:
         """``source`` → the seller's available balance, debt repaid first."""
         currency = amount.currency
@@ -178,7 +179,7 @@ class EscrowFlows:
         from_pending: Amount,
         platform_share: Amount,
         references: list[str],
-        idempotency_key: str,
+        idempotency_key: KeyLike,
     ) -> JournalEntry:
         """Take back ``amount`` paid out of a completed order, to ``destination``.
 
@@ -233,7 +234,7 @@ class EscrowFlows:
         amount: Amount,
         *,
         hold_id: str | None = None,
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """Buyer credit pays (part of) an order: credit → the order's escrow.
 
@@ -261,7 +262,9 @@ class EscrowFlows:
 
     # -- refunds to cards -------------------------------------------------
 
-    def refund_sent(self, amount: Amount, *, gateway: str, idempotency_key: str) -> JournalEntry:
+    def refund_sent(
+        self, amount: Amount, *, gateway: str, idempotency_key: KeyLike
+    ) -> JournalEntry:
         """The gateway refunded a card: the money has left the platform."""
         world = self._open(
             chart.gateway(gateway, amount.currency), amount.currency, allow_negative=True
@@ -275,7 +278,7 @@ class EscrowFlows:
         )
 
     def refund_to_credit(
-        self, buyer_id: str, amount: Amount, *, idempotency_key: str
+        self, buyer_id: str, amount: Amount, *, idempotency_key: KeyLike
     ) -> JournalEntry:
         """The card could not take a refund back: the buyer keeps it as credit instead."""
         credit = self._open(chart.buyer_credit(buyer_id, amount.currency), amount.currency)
@@ -289,7 +292,7 @@ class EscrowFlows:
         )
 
     def request_withdrawal(
-        self, seller_id: str, amount: Amount, *, idempotency_key: str | None = None
+        self, seller_id: str, amount: Amount, *, idempotency_key: KeyLike | None = None
     ) -> Hold:
         """Reserve a withdrawal: the money can no longer be spent, nor yet left."""
         in_flight = self._open(chart.payouts_in_flight(amount.currency), amount.currency)
@@ -302,7 +305,7 @@ class EscrowFlows:
             idempotency_key=idempotency_key,
         )
 
-    def payout_sent(self, hold_id: str, *, idempotency_key: str | None = None) -> JournalEntry:
+    def payout_sent(self, hold_id: str, *, idempotency_key: KeyLike | None = None) -> JournalEntry:
         """The gateway accepted the payout: the held money is now in flight."""
         return self.tx.post_hold(hold_id, idempotency_key=idempotency_key)
 
@@ -329,7 +332,7 @@ class EscrowFlows:
             amount,
             memo=f"payout {hold_id} confirmed",
             references=list(hold.references),
-            idempotency_key=f"payout-paid:{hold_id}",
+            idempotency_key=internal_key("payout-paid", hold_id),
         )
 
     def payout_returned(self, hold_id: str) -> JournalEntry:
@@ -348,9 +351,9 @@ class EscrowFlows:
             source=hold.destination,
             memo=f"payout {hold_id} returned",
             references=list(hold.references),
-            idempotency_key=f"payout-returned:{hold_id}",
+            idempotency_key=internal_key("payout-returned", hold_id),
         )
 
-    def withdrawal_cancelled(self, hold_id: str, *, idempotency_key: str | None = None) -> Hold:
+    def withdrawal_cancelled(self, hold_id: str, *, idempotency_key: KeyLike | None = None) -> Hold:
         """The payout was refused before it was sent: the money is available again."""
         return self.tx.void_hold(hold_id, idempotency_key=idempotency_key)

@@ -34,6 +34,7 @@ from gigmarket.clock import Clock, SystemClock
 from gigmarket.escrow.model import Balance, Hold, JournalEntry, LedgerAccount
 from gigmarket.escrow.ports import UnitOfWorkFactory
 from gigmarket.escrow.transaction import MAX_BALANCE, LedgerTransaction, PostingLike
+from gigmarket.idempotency import KeyLike
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount, Money
 from gigmarket.retry import retrying
@@ -122,7 +123,7 @@ class Ledger:
         *,
         memo: str = "",
         references: Iterable[str] = (),
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """See :meth:`LedgerTransaction.post`."""
         return self._run(
@@ -139,7 +140,7 @@ class Ledger:
         *,
         memo: str = "",
         references: Iterable[str] = (),
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """See :meth:`LedgerTransaction.transfer`."""
         return self._run(
@@ -154,7 +155,7 @@ class Ledger:
         )
 
     def reverse(
-        self, entry_id: str, *, memo: str = "", idempotency_key: str | None = None
+        self, entry_id: str, *, memo: str = "", idempotency_key: KeyLike | None = None
     ) -> JournalEntry:
         """See :meth:`LedgerTransaction.reverse`."""
         return self._run(
@@ -169,7 +170,7 @@ class Ledger:
         *,
         memo: str = "",
         references: Iterable[str] = (),
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> Hold:
         """See :meth:`LedgerTransaction.reserve`."""
         return self._run(
@@ -189,13 +190,13 @@ class Ledger:
         amount: Amount | Money | None = None,
         *,
         memo: str = "",
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """See :meth:`LedgerTransaction.post_hold`."""
         return self._run(
             lambda tx: tx.post_hold(hold_id, amount, memo=memo, idempotency_key=idempotency_key)
         )
 
-    def void_hold(self, hold_id: str, *, idempotency_key: str | None = None) -> Hold:
+    def void_hold(self, hold_id: str, *, idempotency_key: KeyLike | None = None) -> Hold:
         """See :meth:`LedgerTransaction.void_hold`."""
         return self._run(lambda tx: tx.void_hold(hold_id, idempotency_key=idempotency_key))

@@ -43,7 +43,7 @@ from gigmarket.escrow.model import (
     Posting,
 )
 from gigmarket.escrow.ports import LedgerUnitOfWork
-from gigmarket.idempotency import IdempotencyRecord, fingerprint, replayed
+from gigmarket.idempotency import KeyLike, ScopedKey, fingerprint, remember, replayed, scoped
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount, AmountLike, Money, currency_code
 
@@ -230,7 +230,7 @@ class LedgerTransaction:
         *,
         memo: str = "",
         references: Iterable[str] = (),
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """Record one balanced journal entry of any number of postings."""
         given: object = postings
@@ -246,14 +246,15 @@ class LedgerTransaction:
                 "references": list(refs),
             }
         )
-        previous = replayed(self.uow.idempotency, idempotency_key, "post", digest)
+        key = scoped(idempotency_key, "post")
+        previous = replayed(self.uow.idempotency, key, "post", digest)
         if previous is not None:
             return self.entry(previous)
         return self._write(
             lines,
             memo=memo,
             references=refs,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
             operation="post",
             digest=digest,
         )
@@ -266,7 +267,7 @@ class LedgerTransaction:
         *,
         memo: str = "",
         references: Iterable[str] = (),
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """Move a positive ``amount`` from ``source`` to ``destination``."""
         value = _as_amount(amount).require_positive()
@@ -278,7 +279,7 @@ class LedgerTransaction:
         )
 
     def reverse(
-        self, entry_id: str, *, memo: str = "", idempotency_key: str | None = None
+        self, entry_id: str, *, memo: str = "", idempotency_key: KeyLike | None = None
     ) -> JournalEntry:
         """Correct an entry by posting its exact opposite; an entry is reversed once.
 
@@ -289,7 +290,8 @@ class LedgerTransaction:
         entry_id = _check_id(entry_id, "entry_id")
         memo = _check_text(memo, "memo")
         digest = fingerprint({"entry": entry_id, "memo": memo})
-        previous = replayed(self.uow.idempotency, idempotency_key, "reverse", digest)
+        key = scoped(idempotency_key, "reverse")
+        previous = replayed(self.uow.idempotency, key, "reverse", digest)
         if previous is not None:
             return self.entry(previous)
         original = self.entry(entry_id)
@@ -300,7 +302,7 @@ class LedgerTransaction:
             tuple(Posting(p.account, -p.amount) for p in original.postings),
             memo=memo or f"reversal of {entry_id}",
             references=original.references,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
             operation="reverse",
             digest=digest,
             reverses=entry_id,
@@ -316,7 +318,7 @@ class LedgerTransaction:
         *,
         memo: str = "",
         references: Iterable[str] = (),
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> Hold:
         """Reserve ``amount`` of ``source``'s available balance for ``destination``."""
         value = _as_amount(amount).require_positive()
@@ -331,7 +333,8 @@ class LedgerTransaction:
                 "references": list(refs),
             }
         )
-        previous = replayed(self.uow.idempotency, idempotency_key, "reserve", digest)
+        key = scoped(idempotency_key, "reserve")
+        previous = replayed(self.uow.idempotency, key, "reserve", digest)
         if previous is not None:
             return self.hold(previous)
         if source == destination:
@@ -353,7 +356,7 @@ class LedgerTransaction:
         )
         self.uow.ledger.save_balance(attrs.evolve(stored, held=stored.held + value.units))
         self.uow.ledger.add_hold(hold)
-        self._remember(idempotency_key, "reserve", digest, hold.id)
+        remember(self.uow.idempotency, key, "reserve", digest, hold.id)
         return hold
 
     def post_hold(
@@ -362,7 +365,7 @@ class LedgerTransaction:
         amount: Amount | Money | None = None,
         *,
         memo: str = "",
-        idempotency_key: str | None = None,
+        idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """Post all of a pending hold, or part of it (the rest is released)."""
         hold_id = _check_id(hold_id, "hold_id")
@@ -375,7 +378,8 @@ class LedgerTransaction:
                 "memo": memo,
             }
         )
-        previous = replayed(self.uow.idempotency, idempotency_key, "post_hold", digest)
+        key = scoped(idempotency_key, "post_hold")
+        previous = replayed(self.uow.idempotency, key, "post_hold", digest)
         if previous is not None:
             return self.entry(previous)
         hold = self._pending(hold_id)
@@ -387,7 +391,7 @@ class LedgerTransaction:
             (Posting(hold.source, -posted), Posting(hold.destination, posted)),
             memo=memo or hold.memo,
             references=hold.references,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
             operation="post_hold",
             digest=digest,
             hold=hold,
@@ -403,11 +407,12 @@ class LedgerTransaction:
         )
         return entry
 
-    def void_hold(self, hold_id: str, *, idempotency_key: str | None = None) -> Hold:
+    def void_hold(self, hold_id: str, *, idempotency_key: KeyLike | None = None) -> Hold:
         """Release a pending hold entirely; nothing is posted."""
         hold_id = _check_id(hold_id, "hold_id")
         digest = fingerprint({"hold": hold_id})
-        previous = replayed(self.uow.idempotency, idempotency_key, "void_hold", digest)
+        key = scoped(idempotency_key, "void_hold")
+        previous = replayed(self.uow.idempotency, key, "void_hold", digest)
         if previous is not None:
             return self.hold(previous)
         hold = self._pending(hold_id)
@@ -415,7 +420,7 @@ class LedgerTransaction:
         self.uow.ledger.save_balance(attrs.evolve(stored, held=stored.held - hold.amount.units))
         voided = attrs.evolve(hold, status=HoldStatus.VOIDED, resolved_at=self.clock.now())
         self.uow.ledger.save_hold(voided)
-        self._remember(idempotency_key, "void_hold", digest, hold.id)
+        remember(self.uow.idempotency, key, "void_hold", digest, hold.id)
         return voided
 
     # -- the one place that writes an entry -------------------------------
@@ -462,7 +467,7 @@ class LedgerTransaction:
         *,
         memo: str,
         references: tuple[str, ...],
-        idempotency_key: str | None,
+        idempotency_key: ScopedKey | None,
         operation: str,
         digest: str,
         reverses: str | None = None,
@@ -500,18 +505,10 @@ class LedgerTransaction:
             references=references,
             reverses=reverses,
             hold_id=hold.id if hold is not None else None,
-            idempotency_key=idempotency_key,
+            idempotency_key=None if idempotency_key is None else idempotency_key.qualified,
         )
         for balance in updated:
             self.uow.ledger.save_balance(balance)
         self.uow.ledger.add_entry(entry)
-        self._remember(idempotency_key, operation, digest, entry.id)
+        remember(self.uow.idempotency, idempotency_key, operation, digest, entry.id)
         return entry
-
-    def _remember(self, key: str | None, operation: str, digest: str, result_id: str) -> None:
-        if key is not None:
-            self.uow.idempotency.add_idempotency(
-                IdempotencyRecord(
-                    key=key, operation=operation, fingerprint=digest, result_id=result_id
-                )
-            )

@@ -36,7 +36,7 @@ from gigmarket.errors import TransitionNotAllowed, ValidationError, WrongActor
 from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ledger import LedgerTransaction
-from gigmarket.idempotency import IdempotencyRecord, fingerprint, replayed
+from gigmarket.idempotency import fingerprint, internal_key, remember, replayed, scoped
 from gigmarket.money import Amount, allocate
 from gigmarket.orders.lifecycle import ActionContext, refund_buyer
 from gigmarket.orders.model import Actor, Order, OrderState, ScheduledAction
@@ -70,7 +70,8 @@ def refund_completed(
     value = Amount.of(amount).require_positive("a refund")
     value.require_currency(order.currency)
     digest = fingerprint({"order": order.id, "amount": str(value), "reason": reason})
-    previous = replayed(uow.idempotency, idempotency_key, "refund_completed", digest)
+    host_key = scoped(idempotency_key, "refund_completed")
+    previous = replayed(uow.idempotency, host_key, "refund_completed", digest)
     if previous is not None:
         return order
     settlement = order.settlement
@@ -87,7 +88,7 @@ def refund_completed(
     from_pending = _shrink_clearance(uow, order, seller_share, now)
     ledger = LedgerTransaction(uow, desk.clock, desk.ids)
     flows = EscrowFlows(ledger)
-    key = f"clawback:{order.id}:{order.version}"
+    key = internal_key("clawback", order.id, str(order.version))
     entry = flows.claw_back(
         order.seller_id,
         value,
@@ -128,15 +129,7 @@ def refund_completed(
     refunded = refund_buyer(ctx, taken, value.units)
     uow.orders.save(refunded, expected_version=order.version)
     desk._append(uow, refunded, now, ctx.events)
-    if idempotency_key is not None:
-        uow.idempotency.add_idempotency(
-            IdempotencyRecord(
-                key=idempotency_key,
-                operation="refund_completed",
-                fingerprint=digest,
-                result_id=order.id,
-            )
-        )
+    remember(uow.idempotency, host_key, "refund_completed", digest, order.id)
     return refunded
 
 
@@ -191,7 +184,7 @@ def tip_completed(
         raise ValidationError("a tip needs its payment reference", field="payment_reference")
     # The ledger legs replay by key, but the order's totals and the
     # clearance timer would be counted again: replay the whole tip.
-    tip_key = f"order-tip:{payment_reference}"
+    tip_key = internal_key("order-tip", payment_reference)
     digest = fingerprint({"order": order.id, "amount": str(value), "buyer": buyer_id})
     if replayed(uow.idempotency, tip_key, "tip", digest) is not None:
         return order
@@ -202,14 +195,14 @@ def tip_completed(
         order.id,
         value,
         gateway=desk.policy.gateway,
-        idempotency_key=f"payment:{payment_reference}",
+        idempotency_key=internal_key("payment", payment_reference),
     )
     flows.release(
         order.id,
         seller_id=order.seller_id,
         seller_net=split.net,
         platform_fees=split.fee,
-        idempotency_key=f"tip:{payment_reference}",
+        idempotency_key=internal_key("tip", payment_reference),
     )
     settlement = order.settlement
     changed = attrs.evolve(
@@ -224,9 +217,7 @@ def tip_completed(
         ),
     )
     uow.orders.save(changed, expected_version=order.version)
-    uow.idempotency.add_idempotency(
-        IdempotencyRecord(key=tip_key, operation="tip", fingerprint=digest, result_id=order.id)
-    )
+    remember(uow.idempotency, tip_key, "tip", digest, order.id)
     clearance = (
         desk.policy.clearance_period_top_rated
         if desk.standing.is_top_rated(uow, order.seller_id, now)

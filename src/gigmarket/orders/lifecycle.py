@@ -31,6 +31,7 @@ import attrs
 from gigmarket.errors import AmountOutOfRange, PaymentMismatch, ValidationError
 from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
+from gigmarket.idempotency import ScopedKey, internal_key
 from gigmarket.money import Amount, allocate
 from gigmarket.orders.model import (
     Actor,
@@ -91,7 +92,7 @@ class ActionContext:
     ids: Callable[[], str]
     params: Mapping[str, object] = attrs.Factory(dict)
     top_rated: bool = False
-    refund_to_card: Callable[[Order, Amount, str], None] | None = None
+    refund_to_card: Callable[[Order, Amount, ScopedKey], None] | None = None
     """Sends a refund towards the buyer's card (given the order, the amount
     and an idempotency key), when a payment service is wired in; without one
     the money goes straight to the gateway's account, for a host that refunds
@@ -202,14 +203,14 @@ def _record_payment(ctx: ActionContext, order: Order) -> Order:
             order.buyer_id,
             credit,
             hold_id=hold,
-            idempotency_key=f"credit:{order.id}:{reference}",
+            idempotency_key=internal_key("credit", order.id, reference),
         )
     if amount.units - credit.units:
         ctx.flows.fund(
             order.id,
             amount - credit,
             gateway=ctx.policy.gateway,
-            idempotency_key=f"payment:{reference}",
+            idempotency_key=internal_key("payment", reference),
         )
     ctx.emit("order.paid", amount=str(amount), reference=reference, credit=str(credit))
     return attrs.evolve(order, paid_at=ctx.now, payment_reference=reference, charged=amount.units)
@@ -270,7 +271,7 @@ def _release_to_seller(ctx: ActionContext, order: Order, net: int, fees: int, wh
     """Escrow → seller pending (``net``) + platform revenue (``fees``), and a clearance timer."""
     if net + fees == 0:
         return order
-    key = f"release:{order.id}:{ctx.order.version}:{why}"
+    key = internal_key("release", order.id, str(ctx.order.version), why)
     if net:
         ctx.flows.release(
             order.id,
@@ -306,7 +307,7 @@ def refund_buyer(ctx: ActionContext, order: Order, units: int) -> Order:
     """Escrow → the buyer (credit or card, by policy)."""
     if units == 0:
         return order
-    key = f"refund:{order.id}:{ctx.order.version}"
+    key = internal_key("refund", order.id, str(ctx.order.version))
     if ctx.policy.refund_to is RefundDestination.GATEWAY and ctx.refund_to_card is not None:
         ctx.refund_to_card(order, ctx.amount(units), key)
     else:

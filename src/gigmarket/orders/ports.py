@@ -15,6 +15,7 @@ import attrs
 
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ports import LedgerUnitOfWork
+from gigmarket.idempotency import ScopedKey
 from gigmarket.money import Amount
 from gigmarket.orders.events import Outbox
 from gigmarket.orders.model import Actor, Order, Review, ScheduledAction
@@ -111,5 +112,11 @@ class CardRefunds(Protocol):
     """
 
     def send(
-        self, uow: OrdersUnitOfWork, flows: EscrowFlows, order: Order, amount: Amount, *, key: str
+        self,
+        uow: OrdersUnitOfWork,
+        flows: EscrowFlows,
+        order: Order,
+        amount: Amount,
+        *,
+        key: ScopedKey,
     ) -> None: ...

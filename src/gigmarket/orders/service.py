@@ -38,7 +38,7 @@ from gigmarket.escrow import chart
 from gigmarket.escrow.fees import FeeContext
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.transaction import LedgerTransaction
-from gigmarket.idempotency import IdempotencyRecord, fingerprint, replayed
+from gigmarket.idempotency import ScopedKey, fingerprint, internal_key, remember, replayed, scoped
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount, Money
 from gigmarket.orders.completed import refund_completed, tip_completed
@@ -183,8 +183,9 @@ class OrderDesk:
         now = self.clock.now()
         price = self.policy.fees.price(offer.subtotal, placed_at=now, context=context)
         digest = fingerprint({"offer": repr(offer), "buyer": buyer_id})
+        key = scoped(idempotency_key, "place_order", party=buyer_id)
         with self._storage() as uow:
-            previous = replayed(uow.idempotency, idempotency_key, "place_order", digest)
+            previous = replayed(uow.idempotency, key, "place_order", digest)
             if previous is not None:
                 return self._load(uow, previous)
             order = Order(
@@ -204,15 +205,7 @@ class OrderDesk:
                 now,
                 [("order.placed", {"total_charged": str(price.total_charged), "buyer": buyer_id})],
             )
-            if idempotency_key is not None:
-                uow.idempotency.add_idempotency(
-                    IdempotencyRecord(
-                        key=idempotency_key,
-                        operation="place_order",
-                        fingerprint=digest,
-                        result_id=order.id,
-                    )
-                )
+            remember(uow.idempotency, key, "place_order", digest, order.id)
             uow.commit()
             return order
 
@@ -650,7 +643,7 @@ class OrderDesk:
             payload = dict(timer.payload)
             amount = Amount(units=int(payload["units"]), currency=payload["currency"])
             EscrowFlows(LedgerTransaction(uow, self.clock, self.ids)).clear(
-                payload["seller_id"], amount, idempotency_key=f"clear:{timer.id}"
+                payload["seller_id"], amount, idempotency_key=internal_key("clear", timer.id)
             )
             self._append(
                 uow,
@@ -723,12 +716,12 @@ class OrderDesk:
 
     def _card_refunds(
         self, uow: OrdersUnitOfWork, ledger: LedgerTransaction
-    ) -> Callable[[Order, Amount, str], None] | None:
+    ) -> Callable[[Order, Amount, ScopedKey], None] | None:
         if self.card_refunds is None:
             return None
         sink, flows = self.card_refunds, EscrowFlows(ledger)
 
-        def send(order: Order, amount: Amount, key: str) -> None:
+        def send(order: Order, amount: Amount, key: ScopedKey) -> None:
             sink.send(uow, flows, order, amount, key=key)
 
         return send

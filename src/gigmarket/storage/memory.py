@@ -16,7 +16,7 @@ from collections.abc import Collection, Hashable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from gigmarket.errors import StorageError, TransientStorageError
+from gigmarket.errors import IdempotencyConflict, StorageError, TransientStorageError
 from gigmarket.escrow.model import AccountBalance, Hold, HoldStatus, JournalEntry, LedgerAccount
 from gigmarket.idempotency import IdempotencyRecord
 from gigmarket.storage.memory_catalog import MemoryCatalogRepository
@@ -193,12 +193,17 @@ class MemoryIdempotencyRepository:
     def __init__(self, tx: MemoryTransaction) -> None:
         self._tx = tx
 
-    def get_idempotency(self, key: str) -> IdempotencyRecord | None:
-        record: IdempotencyRecord | None = self._tx.get("idempotency", key)
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        record: IdempotencyRecord | None = self._tx.get("idempotency", (scope, key))
         return record
 
     def add_idempotency(self, record: IdempotencyRecord) -> None:
-        self._tx.put("idempotency", record.key, record)
+        # Like the SQL stores' primary key: a pair is recorded once, never overwritten.
+        if self._tx.get("idempotency", (record.scope, record.key)) is not None:
+            raise IdempotencyConflict(
+                key=record.key, operation=record.operation, scope=record.scope
+            )
+        self._tx.put("idempotency", (record.scope, record.key), record)
 
 
 class MemoryUnitOfWork:

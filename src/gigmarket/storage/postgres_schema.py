@@ -267,7 +267,58 @@ so that ties in time break as Python (and SQLite) break them whatever the
 database's default collation is. The partial index holds only the open
 operations, the few ``reconcile`` works through, in its order."""
 
-MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH, _PAYMENTS)
+_SCOPED_KEYS = """
+ALTER TABLE idempotency_keys ADD COLUMN scope TEXT;
+UPDATE idempotency_keys SET
+    scope = CASE
+        WHEN operation IN ('webhook', 'tip') AND position(':' IN key) > 0
+            OR operation IN ('post', 'reverse', 'reserve', 'post_hold', 'void_hold')
+            AND split_part(key, ':', 1) IN ('payment', 'credit', 'release', 'refund',
+                'clear', 'tip', 'clawback', 'payout-paid', 'payout-returned',
+                'unwanted', 'refunded', 'refund-credit')
+            THEN 'gigmarket:' || split_part(key, ':', 1)
+        WHEN operation = 'place_order'
+            AND (SELECT buyer_id FROM orders WHERE id = result_id) IS NOT NULL
+            THEN 'host:place_order:' || (SELECT buyer_id FROM orders WHERE id = result_id)
+        WHEN operation = 'create_gig'
+            AND (SELECT seller_id FROM catalog_gigs WHERE id = result_id) IS NOT NULL
+            THEN 'host:create_gig:' || (SELECT seller_id FROM catalog_gigs WHERE id = result_id)
+        ELSE 'host:' || operation
+    END,
+    key = CASE
+        WHEN operation IN ('webhook', 'tip') AND position(':' IN key) > 0
+            OR operation IN ('post', 'reverse', 'reserve', 'post_hold', 'void_hold')
+            AND split_part(key, ':', 1) IN ('payment', 'credit', 'release', 'refund',
+                'clear', 'tip', 'clawback', 'payout-paid', 'payout-returned',
+                'unwanted', 'refunded', 'refund-credit')
+            THEN substr(key, position(':' IN key) + 1)
+        ELSE key
+    END;
+ALTER TABLE idempotency_keys ALTER COLUMN scope SET NOT NULL;
+ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
+ALTER TABLE idempotency_keys ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (scope, key);
+INSERT INTO idempotency_keys (scope, key, operation, fingerprint, result_id)
+SELECT 'host:withdraw:' || subject, substr(id, length('payout:' || subject || ':') + 1),
+       'withdraw', 'amount:' || units || ' ' || currency, id
+FROM payment_operations
+WHERE kind = 'payout' AND substr(id, 1, length('payout:' || subject || ':'))
+    = 'payout:' || subject || ':';
+"""
+"""Idempotency keys move into scopes (see :mod:`gigmarket.idempotency`): the
+primary key becomes ``(scope, key)``. Rows written before this version were
+all in one namespace; each is given the scope its writer would give it now.
+A key gigmarket derived for a ledger entry (``payment:ch_1``, written by one
+of the ledger's operations) becomes ``gigmarket:payment`` + ``ch_1``, as do a
+webhook's and a tip's; an order's key is scoped by its buyer and a new gig's
+by its seller, found through the row it produced; every other key is the
+host's, scoped by its operation alone (an edit of a gig replayed after the
+upgrade under an old key is not recognised, and stores nothing new when it
+changes nothing). A withdrawal's operation id used to carry its key
+(``payout:<seller>:<key>``, or a running count without one): each becomes a
+record in ``host:withdraw:<seller>``, so the same request replays after the
+upgrade; a keyless withdrawal's count reads as a key there, as it did before."""
+
+MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH, _PAYMENTS, _SCOPED_KEYS)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,7 +17,12 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from gigmarket.errors import ConcurrencyConflict, StorageError, TransientStorageError
+from gigmarket.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    StorageError,
+    TransientStorageError,
+)
 from gigmarket.escrow.model import (
     AccountBalance,
     Hold,
@@ -273,21 +278,43 @@ class SqlIdempotencyRepository:
     def __init__(self, db: SqlConnection) -> None:
         self._db = db
 
-    def get_idempotency(self, key: str) -> IdempotencyRecord | None:
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         row = self._db.one(
-            "SELECT key, operation, fingerprint, result_id FROM idempotency_keys WHERE key = ?",
-            (key,),
+            "SELECT operation, fingerprint, result_id FROM idempotency_keys "
+            "WHERE scope = ? AND key = ?",
+            (scope, key),
         )
         if row is None:
             return None
-        return IdempotencyRecord(key=row[0], operation=row[1], fingerprint=row[2], result_id=row[3])
+        return IdempotencyRecord(
+            scope=scope, key=key, operation=row[0], fingerprint=row[1], result_id=row[2]
+        )
 
     def add_idempotency(self, record: IdempotencyRecord) -> None:
-        self._db.execute(
-            "INSERT INTO idempotency_keys (key, operation, fingerprint, result_id) "
-            "VALUES (?, ?, ?, ?)",
-            (record.key, record.operation, record.fingerprint, record.result_id),
-        )
+        try:
+            self._db.execute(
+                "INSERT INTO idempotency_keys (scope, key, operation, fingerprint, result_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (record.scope, record.key, record.operation, record.fingerprint, record.result_id),
+            )
+        except TransientStorageError:
+            # PostgreSQL: another writer recorded the pair first; the retry
+            # sees its record and replays it (or refuses a different payload).
+            raise
+        except StorageError as error:
+            if not _is_unique_violation(error.__cause__):
+                raise
+            # SQLite serialises writers, so the pair was recorded by this very
+            # unit of work: the same answer as the other adapters give.
+            raise IdempotencyConflict(
+                key=record.key, operation=record.operation, scope=record.scope
+            ) from error
+
+
+def _is_unique_violation(error: BaseException | None) -> bool:
+    """Whether a driver error is a primary-key or unique violation (SQLite or PostgreSQL)."""
+    sqlite_code = getattr(error, "sqlite_errorcode", None)
+    return sqlite_code in (1555, 2067) or getattr(error, "sqlstate", None) == "23505"
 
 
 class SqlOrderRepository:

@@ -265,7 +265,67 @@ so the index ``reconcile`` reads covers only the open ones, in the order it
 works through them; its condition is written exactly as the query writes it,
 the only way SQLite uses a partial index."""
 
-MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH, _PAYMENTS)
+_SCOPED_KEYS = """
+ALTER TABLE idempotency_keys RENAME TO idempotency_keys_unscoped;
+CREATE TABLE idempotency_keys (
+    scope       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    operation   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    result_id   TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+) STRICT;
+INSERT INTO idempotency_keys (scope, key, operation, fingerprint, result_id)
+SELECT
+    CASE
+        WHEN operation IN ('webhook', 'tip') AND instr(key, ':') > 0
+            OR operation IN ('post', 'reverse', 'reserve', 'post_hold', 'void_hold')
+            AND substr(key, 1, instr(key, ':') - 1) IN ('payment', 'credit', 'release', 'refund',
+                'clear', 'tip', 'clawback', 'payout-paid', 'payout-returned',
+                'unwanted', 'refunded', 'refund-credit')
+            THEN 'gigmarket:' || substr(key, 1, instr(key, ':') - 1)
+        WHEN operation = 'place_order'
+            AND (SELECT buyer_id FROM orders WHERE id = result_id) IS NOT NULL
+            THEN 'host:place_order:' || (SELECT buyer_id FROM orders WHERE id = result_id)
+        WHEN operation = 'create_gig'
+            AND (SELECT seller_id FROM catalog_gigs WHERE id = result_id) IS NOT NULL
+            THEN 'host:create_gig:' || (SELECT seller_id FROM catalog_gigs WHERE id = result_id)
+        ELSE 'host:' || operation
+    END,
+    CASE
+        WHEN operation IN ('webhook', 'tip') AND instr(key, ':') > 0
+            OR operation IN ('post', 'reverse', 'reserve', 'post_hold', 'void_hold')
+            AND substr(key, 1, instr(key, ':') - 1) IN ('payment', 'credit', 'release', 'refund',
+                'clear', 'tip', 'clawback', 'payout-paid', 'payout-returned',
+                'unwanted', 'refunded', 'refund-credit')
+            THEN substr(key, instr(key, ':') + 1)
+        ELSE key
+    END,
+    operation, fingerprint, result_id
+FROM idempotency_keys_unscoped;
+DROP TABLE idempotency_keys_unscoped;
+INSERT INTO idempotency_keys (scope, key, operation, fingerprint, result_id)
+SELECT 'host:withdraw:' || subject, substr(id, length('payout:' || subject || ':') + 1),
+       'withdraw', 'amount:' || units || ' ' || currency, id
+FROM payment_operations
+WHERE kind = 'payout' AND substr(id, 1, length('payout:' || subject || ':'))
+    = 'payout:' || subject || ':';
+"""
+"""Idempotency keys move into scopes (see :mod:`gigmarket.idempotency`): the
+primary key becomes ``(scope, key)``. Rows written before this version were
+all in one namespace; each is given the scope its writer would give it now.
+A key gigmarket derived for a ledger entry (``payment:ch_1``, written by one
+of the ledger's operations) becomes ``gigmarket:payment`` + ``ch_1``, as do a
+webhook's and a tip's; an order's key is scoped by its buyer and a new gig's
+by its seller, found through the row it produced; every other key is the
+host's, scoped by its operation alone (an edit of a gig replayed after the
+upgrade under an old key is not recognised, and stores nothing new when it
+changes nothing). A withdrawal's operation id used to carry its key
+(``payout:<seller>:<key>``, or a running count without one): each becomes a
+record in ``host:withdraw:<seller>``, so the same request replays after the
+upgrade; a keyless withdrawal's count reads as a key there, as it did before."""
+
+MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH, _PAYMENTS, _SCOPED_KEYS)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

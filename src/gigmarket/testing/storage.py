@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from gigmarket.catalog import (
@@ -39,8 +40,10 @@ from gigmarket.errors import (
     AlreadyReversed,
     ConcurrencyConflict,
     GigmarketError,
+    IdempotencyConflict,
     InsufficientFunds,
     StorageError,
+    TransientStorageError,
 )
 from gigmarket.escrow.audit import audit_ledger
 from gigmarket.escrow.ledger import Ledger
@@ -157,14 +160,48 @@ class StorageConformance(PaymentStorageConformance):
             assert uow.orders.get("outer") is not None
 
     def test_committed_work_is_visible_to_the_next_unit(self, storage: Any) -> None:
+        record = IdempotencyRecord(
+            scope="host:op", key="k", operation="op", fingerprint="f", result_id="r"
+        )
         with storage() as uow:
-            uow.idempotency.add_idempotency(
-                IdempotencyRecord(key="k", operation="op", fingerprint="f", result_id="r")
-            )
+            uow.idempotency.add_idempotency(record)
             uow.commit()
         with storage() as uow:
-            record = uow.idempotency.get_idempotency("k")
-        assert record == IdempotencyRecord(key="k", operation="op", fingerprint="f", result_id="r")
+            assert uow.idempotency.get_idempotency("host:op", "k") == record
+
+    def test_one_key_in_two_scopes_is_two_records(self, storage: Any) -> None:
+        """The host's ``payment:ch_1`` and the library's never meet."""
+        host = IdempotencyRecord(
+            scope="host:place_order:b1",
+            key="k",
+            operation="place_order",
+            fingerprint="f",
+            result_id="o1",
+        )
+        library = attrs.evolve(host, scope="gigmarket:payment", operation="post", result_id="e1")
+        with storage() as uow:
+            uow.idempotency.add_idempotency(host)
+            uow.idempotency.add_idempotency(library)
+            uow.commit()
+        with storage() as uow:
+            assert uow.idempotency.get_idempotency("host:place_order:b1", "k") == host
+            assert uow.idempotency.get_idempotency("gigmarket:payment", "k") == library
+            assert uow.idempotency.get_idempotency("host:place_order:b2", "k") is None
+
+    def test_a_pair_is_recorded_once_and_never_overwritten(self, storage: Any) -> None:
+        first = IdempotencyRecord(
+            scope="host:op", key="k", operation="op", fingerprint="f", result_id="r1"
+        )
+        with storage() as uow:
+            uow.idempotency.add_idempotency(first)
+            uow.commit()
+        with storage() as uow, pytest.raises((IdempotencyConflict, TransientStorageError)):
+            # A conflict, or (PostgreSQL, which cannot tell a race from a
+            # replay inside an aborted transaction) a transient error whose
+            # retry meets the record through `replayed` and gets the conflict.
+            uow.idempotency.add_idempotency(attrs.evolve(first, result_id="r2"))
+        with storage() as uow:
+            assert uow.idempotency.get_idempotency("host:op", "k") == first
 
     def test_work_after_a_commit_needs_its_own_commit(self, storage: Any) -> None:
         with storage() as uow:

@@ -122,7 +122,7 @@ def test_a_tampered_webhook_is_refused_and_leaves_no_trace(shop: Shop) -> None:
 
     event_id = json.loads(delivery.payload)["id"]
     with shop.storage() as uow:
-        assert uow.idempotency.get_idempotency(f"webhook:sandbox:{event_id}") is None
+        assert uow.idempotency.get_idempotency("gigmarket:webhook", f"sandbox:{event_id}") is None
     assert shop.cashier.operation(waiting.operation.id).status is S.PENDING
     assert shop.orders.get(order.id).state is OrderState.PENDING_PAYMENT
     assert shop.balance(chart.order_escrow(order.id)) == usd("0.00")

@@ -597,6 +597,9 @@ def test_a_store_from_before_the_index_is_indexed_when_migrated(
         "DROP TABLE catalog_search_gigs",
         "DROP TABLE catalog_search_sellers",
         "DROP TABLE payment_operations",  # and what came after schema 3
+        "DROP TABLE idempotency_keys",
+        "CREATE TABLE idempotency_keys (key TEXT PRIMARY KEY, operation TEXT NOT NULL,"
+        " fingerprint TEXT NOT NULL, result_id TEXT NOT NULL)",
         "UPDATE gigmarket_schema SET version = 3",
     )
     assert storage.migrate() == SCHEMA_VERSION
