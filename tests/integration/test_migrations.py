@@ -480,3 +480,88 @@ def test_processes_opening_a_new_postgres_schema_at_once_all_succeed(
     )
     assert rows == [(PG_VERSION,)]
     assert _pg_shape(postgres_url, postgres_schema) == fresh_postgres_shape
+
+
+# -- schema 6: idempotency keys move into scopes --------------------------------
+
+UNSCOPED_KEYS = (  # key, operation, result_id, as schema 5 stored them
+    ("payment:ch_1", "post", "e1"),
+    ("refund:o9:3", "post", "e2"),
+    ("webhook:sandbox:evt_1", "webhook", "ch_1"),
+    ("order-tip:ch_9", "tip", "o9"),
+    ("buyer-key", "place_order", "o9"),
+    ("payment:ch_2", "place_order", "o-gone"),  # a host key shaped like the library's
+    ("gig-key", "create_gig", "g1"),
+    ("edit-key", "update_gig", "2"),
+    ("payment:ch_3", "refund_completed", "o9"),
+    ("k", "post", "e3"),
+)
+SCOPED_KEYS = [  # scope, key, operation, fingerprint, result_id after the migration
+    ("gigmarket:order-tip", "ch_9", "tip", "f", "o9"),
+    ("gigmarket:payment", "ch_1", "post", "f", "e1"),
+    ("gigmarket:refund", "o9:3", "post", "f", "e2"),
+    ("gigmarket:webhook", "sandbox:evt_1", "webhook", "f", "ch_1"),
+    ("host:create_gig:s1", "gig-key", "create_gig", "f", "g1"),
+    ("host:place_order", "payment:ch_2", "place_order", "f", "o-gone"),
+    ("host:place_order:b1", "buyer-key", "place_order", "f", "o9"),
+    ("host:post", "k", "post", "f", "e3"),
+    ("host:refund_completed", "payment:ch_3", "refund_completed", "f", "o9"),
+    ("host:update_gig", "edit-key", "update_gig", "f", "2"),
+    ("host:withdraw:s1", "1", "withdraw", "amount:1000 USD", "payout:s1:1"),
+    ("host:withdraw:s1", "w-7", "withdraw", "amount:2500 USD", "payout:s1:w-7"),
+]
+
+
+def _write_unscoped_keys(execute: Execute) -> None:
+    """Schema-5 rows of every kind of key, with the order, gig and payouts they name."""
+    execute(
+        "INSERT INTO orders (id, version, state, buyer_id, seller_id, document) "
+        "VALUES ('o9', 1, 'completed', 'b1', 's1', '{}')",
+        (),
+    )
+    execute(
+        "INSERT INTO catalog_gigs (id, seller_id, status, document) "
+        "VALUES ('g1', 's1', 'draft', '{}')",
+        (),
+    )
+    for key, operation, result_id in UNSCOPED_KEYS:
+        execute(
+            "INSERT INTO idempotency_keys (key, operation, fingerprint, result_id) "
+            "VALUES (?, ?, 'f', ?)",
+            (key, operation, result_id),
+        )
+    for suffix, units in (("1", 1000), ("w-7", 2500)):
+        execute(
+            "INSERT INTO payment_operations (id, kind, gateway, subject, currency, units, "
+            "status, created_at, updated_at, version) VALUES (?, 'payout', 'sandbox', 's1', "
+            "'USD', ?, 'succeeded', '2026-01-05T09:00:00.000000+00:00', "
+            "'2026-01-05T09:00:00.000000+00:00', 1)",
+            (f"payout:s1:{suffix}", units),
+        )
+
+
+_READ_KEYS = (
+    "SELECT scope, key, operation, fingerprint, result_id FROM idempotency_keys ORDER BY scope, key"
+)
+
+
+def test_sqlite_keys_of_schema_5_move_into_their_scopes(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    _sqlite_file_at(path, 5)
+    _sqlite_plain(path, lambda db: _write_unscoped_keys(db.execute))
+    SQLiteStorage(path).close()
+    rows = _sqlite_plain(path, lambda db: db.execute(_READ_KEYS).fetchall())
+    assert [tuple(row) for row in rows] == SCOPED_KEYS
+
+
+@pytest.mark.postgres
+def test_postgres_keys_of_schema_5_move_into_their_scopes(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
+
+    _pg_schema_at(postgres_url, postgres_schema, 5)
+    _pg_plain(postgres_url, postgres_schema, _write_unscoped_keys)
+    PostgresStorage(postgres_url, schema=postgres_schema).close()
+    rows = _pg_plain(postgres_url, postgres_schema, lambda ex: ex(_READ_KEYS, ()).fetchall())
+    assert [tuple(row) for row in rows] == SCOPED_KEYS
