@@ -1,0 +1,16 @@
+"""gigmarket-stripe: a gigmarket payment adapter for Stripe.
+
+:class:`StripeGateway` implements gigmarket's collection protocol with
+PaymentIntents and its disbursement protocol with Connect, and verifies
+Stripe-signed webhooks. gigmarket finds it through the
+``gigmarket.payment_gateways`` entry point (``stripe``). The driver for
+gigmarket's conformance kit is in :mod:`gigmarket_stripe.testing` (it needs
+pytest, so it is not imported here).
+"""
+
+from __future__ import annotations
+
+from gigmarket_stripe.gateway import CURRENCIES, SIGNATURE_HEADER, StripeGateway
+from gigmarket_stripe.http import RequestNotSent, StdlibHTTPClient
+
+__all__ = ["CURRENCIES", "SIGNATURE_HEADER", "RequestNotSent", "StdlibHTTPClient", "StripeGateway"]
