@@ -60,6 +60,7 @@ from gigmarket.payments.webhooks import (
 )
 
 from gigmarket_acmepay.fake import AcmeConnectionError, AcmeResponse, AcmeTimeout
+from gigmarket_acmepay.http import DEFAULT_TIMEOUT, HTTPTransport
 
 __all__ = ["DECLINE_CODES", "AcmePayGateway", "AcmeTransport"]
 
@@ -126,12 +127,36 @@ class AcmePayGateway:
         *,
         api_key: Secret | str,
         webhook_secret: Secret | str,
-        transport: AcmeTransport,
+        transport: AcmeTransport | None = None,
+        base_url: str | None = None,
+        timeout: float | str = DEFAULT_TIMEOUT,
         clock: Clock | None = None,
         webhook_tolerance: timedelta = DEFAULT_TOLERANCE,
     ) -> None:
+        """``transport`` is any object that sends a request (a fake in tests);
+        without one, ``base_url`` (and ``timeout``, in seconds) build the HTTP
+        transport: strings, so the command line can configure it from
+        ``GIGMARKET_GATEWAY_BASE_URL``."""
         self._api_key = Secret(api_key)
         self._webhook_secret = Secret(webhook_secret)
+        if transport is None:
+            if not base_url or not base_url.startswith(("https://", "http://")):
+                raise GatewayMisconfigured(
+                    "needs a transport, or a base_url (http:// or https://) to reach Acme",
+                    gateway=self.name,
+                    operation="configure",
+                )
+            try:
+                seconds = float(timeout)
+            except ValueError:
+                seconds = 0.0
+            if not 0 < seconds <= 600:
+                raise GatewayMisconfigured(
+                    "timeout must be a number of seconds, above 0 and at most 600",
+                    gateway=self.name,
+                    operation="configure",
+                )
+            transport = HTTPTransport(base_url, timeout=seconds)
         self.transport = transport
         self._clock: Clock = clock or SystemClock()
         self._tolerance = webhook_tolerance
