@@ -32,6 +32,7 @@ from gigmarket.operations import (
     migrate_store,
     open_gateway,
     open_store,
+    parse_duration,
     parse_instant,
     parse_location,
     reconcile_store,
@@ -132,13 +133,30 @@ def _parser() -> argparse.ArgumentParser:
     audit = command(
         "audit",
         "check every ledger and order invariant of a store",
-        "Check every invariant of the ledger and the orders of a SQLite or PostgreSQL\n"
-        "store, in one read-only snapshot: one line per violation, then a summary.\n"
+        "Check every invariant of the ledger, the orders and the payments of a SQLite or\n"
+        "PostgreSQL store, in one read-only snapshot: one line per violation, then a summary.\n"
+        "With --gateway, also compare what the gateway made with the payment operations.\n"
         "Exit status: 0 clean, 1 violations found, 2 the audit could not run.",
         store,
         reporting,
     )
     audit.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit.add_argument(
+        "--gateway",
+        metavar="NAME",
+        help="also list what this payment adapter made (it must declare list_activity; "
+        "settings in GIGMARKET_GATEWAY_* variables) and compare it with the books",
+    )
+    audit.add_argument(
+        "--since",
+        metavar="TIME",
+        help="with --gateway: compare only what was made since this ISO 8601 time",
+    )
+    audit.add_argument(
+        "--open-limit",
+        metavar="DURATION",
+        help="report payment operations open for longer than this (30m, 24h, 7d)",
+    )
     audit.set_defaults(run=_audit)
 
     diagram = command(
@@ -255,12 +273,22 @@ def _progress(args: argparse.Namespace, text: Callable[[int], str]) -> Callable[
 
 def _audit(args: argparse.Namespace) -> int:
     location = _location(args)
+    since = parse_instant(args.since, field="--since") if args.since is not None else None
+    if since is not None and args.gateway is None:
+        raise ValidationError("--since goes with --gateway", field="--since")
+    open_limit = parse_duration(args.open_limit) if args.open_limit is not None else None
+    gateway = None
+    if args.gateway is not None:
+        gateway, _ = open_gateway(args.gateway, gateway_settings(os.environ))
     storage = open_store(location)
     try:
         report = audit_store(
             storage,
             progress=_progress(args, lambda n: f"audit: {n:,} journal entries read"),
             progress_every=AUDIT_PROGRESS_EVERY,
+            gateway=gateway,  # type: ignore[arg-type]  # refused inside if it cannot list
+            since=since,
+            open_limit=open_limit,
         )
     finally:
         storage.close()

@@ -30,7 +30,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -65,6 +65,7 @@ __all__ = [
     "migrate_store",
     "open_gateway",
     "open_store",
+    "parse_duration",
     "parse_instant",
     "parse_location",
     "reconcile_store",
@@ -329,6 +330,19 @@ def parse_instant(text: str, *, field: str = "--until") -> datetime:
             f"{text!r} has no time zone: add one, as in 2026-01-20T09:00:00Z", field=field
         )
     return moment
+
+
+_DURATION = re.compile(r"(?P<n>[1-9][0-9]{0,5})(?P<unit>[smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str, *, field: str = "--open-limit") -> timedelta:
+    """A positive whole number of seconds, minutes, hours or days: ``90s``,
+    ``30m``, ``24h``, ``7d``."""
+    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValidationError(f"{text!r} is not a duration such as 30m, 24h or 7d", field=field)
+    return timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
 
 
 @attrs.frozen(kw_only=True)
