@@ -252,9 +252,13 @@ def _postgres_version(location: StoreLocation) -> int:
             row = connection.execute(f"SELECT version FROM {table}").fetchone()  # noqa: S608
     except psycopg.Error as error:
         # The driver's message may quote the URL (a malformed password, say):
-        # it is scrubbed, and not chained, so no traceback shows it either.
-        shown = location.scrub(str(error).strip())
-        raise StorageError(f"cannot read the PostgreSQL store: {shown}") from None
+        # then it is scrubbed, and not chained, so no traceback shows it either.
+        said = str(error).strip()
+        shown = location.scrub(said)
+        failure = StorageError(f"cannot read the PostgreSQL store: {shown}")
+        if shown != said:
+            raise failure from None
+        raise failure from error
     return int(row[0]) if row else 0
 
 

@@ -231,10 +231,14 @@ class PostgresStorage:
         try:
             raw = psycopg.connect(self.url, connect_timeout=self.connect_timeout)
         except psycopg.Error as error:
-            # libpq quotes what it cannot parse, a password included: the
-            # message is scrubbed and the driver's error not chained.
-            shown = scrub(str(error).strip(), url_secrets(self.url))
-            raise StorageError(f"cannot connect to PostgreSQL: {shown}") from None
+            # libpq quotes what it cannot parse, a password included: then the
+            # message is scrubbed and the driver's error (which quotes it) not chained.
+            said = str(error).strip()
+            shown = scrub(said, url_secrets(self.url))
+            failure = StorageError(f"cannot connect to PostgreSQL: {shown}")
+            if shown != said:
+                raise failure from None
+            raise failure from error
         connection = _Connection(raw)
         try:
             exists = connection.one("SELECT 1 FROM pg_namespace WHERE nspname = ?", (self.schema,))
