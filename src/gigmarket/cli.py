@@ -5,9 +5,10 @@ status: a traceback is for the library's authors, not for its operators.
 The commands are thin: the work is done by :mod:`gigmarket.operations` and
 :mod:`gigmarket.store_audit`, which a host can call directly.
 
-Exit status: 0 done; 1 ``audit`` found violations, or ``reconcile`` skipped
-operations the gateway could not answer for; 2 bad input or any other error;
-130 interrupted; 141 the reader of the output went away.
+Exit status: 0 done; 1 ``audit`` found violations, ``run-due`` retired timers
+whose action failed, or ``reconcile`` skipped operations the gateway could not
+answer for; 2 bad input or any other error; 130 interrupted; 141 the reader of
+the output went away.
 """
 
 from __future__ import annotations
@@ -31,20 +32,31 @@ from gigmarket.operations import (
     migrate_store,
     open_gateway,
     open_store,
+    parse_duration,
     parse_instant,
     parse_location,
     reconcile_store,
     run_due,
 )
 from gigmarket.orders import DEFAULT_PROCESS, RefundDestination
+from gigmarket.storage.urls import scrub, url_secrets
 from gigmarket.store_audit import PROGRESS_EVERY, audit_store
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_SKIPPED", "EXIT_VIOLATIONS", "main"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_SKIPPED",
+    "EXIT_TIMERS_FAILED",
+    "EXIT_VIOLATIONS",
+    "main",
+]
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
 EXIT_SKIPPED = 1
 """``reconcile``: the gateway could not answer for some operations; run it again later."""
+EXIT_TIMERS_FAILED = 1
+"""``run-due``: some timers' actions failed (each is listed; they are armed again for later)."""
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
@@ -89,8 +101,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="gigmarket",
         description="The money-touching core of a freelance services marketplace.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="exit status: 0 done, 1 audit found violations or reconcile skipped operations,\n"
-        "2 bad input or any error, 130 interrupted.\n"
+        epilog="exit status: 0 done, 1 audit found violations, run-due had failed timers or\n"
+        "reconcile skipped operations, 2 bad input or any error, 130 interrupted.\n"
         "Run 'gigmarket COMMAND --help' for a command's options.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -121,13 +133,30 @@ def _parser() -> argparse.ArgumentParser:
     audit = command(
         "audit",
         "check every ledger and order invariant of a store",
-        "Check every invariant of the ledger and the orders of a SQLite or PostgreSQL\n"
-        "store, in one read-only snapshot: one line per violation, then a summary.\n"
+        "Check every invariant of the ledger, the orders and the payments of a SQLite or\n"
+        "PostgreSQL store, in one read-only snapshot: one line per violation, then a summary.\n"
+        "With --gateway, also compare what the gateway made with the payment operations.\n"
         "Exit status: 0 clean, 1 violations found, 2 the audit could not run.",
         store,
         reporting,
     )
     audit.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit.add_argument(
+        "--gateway",
+        metavar="NAME",
+        help="also list what this payment adapter made (it must declare list_activity; "
+        "settings in GIGMARKET_GATEWAY_* variables) and compare it with the books",
+    )
+    audit.add_argument(
+        "--since",
+        metavar="TIME",
+        help="with --gateway: compare only what was made since this ISO 8601 time",
+    )
+    audit.add_argument(
+        "--open-limit",
+        metavar="DURATION",
+        help="report payment operations open for longer than this (30m, 24h, 7d)",
+    )
     audit.set_defaults(run=_audit)
 
     diagram = command(
@@ -142,7 +171,8 @@ def _parser() -> argparse.ArgumentParser:
         "run-due",
         "run the order timers that are due (for cron)",
         "Run every order timer due by now (or --until): auto-completions, expiries,\n"
-        "clearances... Each timer runs once, however often this command runs.",
+        "clearances... Each timer runs once, however often this command runs.\n"
+        "Exit status: 0 done, 1 some timers failed (each is listed), 2 error.",
         store,
         reporting,
     )
@@ -243,12 +273,22 @@ def _progress(args: argparse.Namespace, text: Callable[[int], str]) -> Callable[
 
 def _audit(args: argparse.Namespace) -> int:
     location = _location(args)
+    since = parse_instant(args.since, field="--since") if args.since is not None else None
+    if since is not None and args.gateway is None:
+        raise ValidationError("--since goes with --gateway", field="--since")
+    open_limit = parse_duration(args.open_limit) if args.open_limit is not None else None
+    gateway = None
+    if args.gateway is not None:
+        gateway, _ = open_gateway(args.gateway, gateway_settings(os.environ))
     storage = open_store(location)
     try:
         report = audit_store(
             storage,
             progress=_progress(args, lambda n: f"audit: {n:,} journal entries read"),
             progress_every=AUDIT_PROGRESS_EVERY,
+            gateway=gateway,  # type: ignore[arg-type]  # refused inside if it cannot list
+            since=since,
+            open_limit=open_limit,
         )
     finally:
         storage.close()
@@ -314,6 +354,15 @@ def _run_due(args: argparse.Namespace) -> int:
         sent = Counter(op.status.value for op in summary.refunds)
         states = ", ".join(f"{status} {n}" for status, n in sorted(sent.items()))
         print(f"card refunds sent: {len(summary.refunds)} ({states})")
+    if failures:
+        # A failed timer is money or an order that did not move: cron and
+        # systemd must see it in the status, not only a human reading the mail.
+        failed = "timer" if len(failures) == 1 else "timers"
+        print(
+            f"{len(failures)} {failed} failed: each is armed again for later "
+            "(see the timer.failed events)"
+        )
+        return EXIT_TIMERS_FAILED
     return EXIT_OK
 
 
@@ -371,8 +420,12 @@ def _demo(args: argparse.Namespace) -> int:
 # -- running ----------------------------------------------------------------------
 
 
+_SECRETS: list[str] = []
+"""The secrets of the store URL given to this run: never printed, whatever says them."""
+
+
 def _fail(message: str) -> None:
-    print(f"gigmarket: error: {' '.join(message.split())}", file=sys.stderr)
+    print(f"gigmarket: error: {' '.join(scrub(message, _SECRETS).split())}", file=sys.stderr)
 
 
 def _os_message(error: OSError) -> str:
@@ -405,6 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as done:  # --help, or a usage error already printed
         return done.code if isinstance(done.code, int) else EXIT_ERROR
+    url = getattr(args, "db", None) or os.environ.get(DB_VARIABLE) or ""
+    _SECRETS[:] = url_secrets(url)
     try:
         status: int = args.run(args)
     except KeyboardInterrupt:

@@ -36,7 +36,15 @@ from gigmarket.cashier import (
     Withdrawal,
 )
 from gigmarket.cashier.audit import audit_payments
-from gigmarket.catalog import Catalog, CatalogTransaction, GigVersion, SellerLevel
+from gigmarket.catalog import (
+    DEFAULT_LEVEL_POLICY,
+    Catalog,
+    CatalogTransaction,
+    GigRules,
+    GigVersion,
+    SellerLevel,
+    SellerLevelPolicy,
+)
 from gigmarket.catalog.ports import CatalogUnitOfWork
 from gigmarket.clock import Clock, SystemClock
 from gigmarket.errors import UserNotFound, ValidationError
@@ -143,6 +151,10 @@ class Marketplace:
     ``gateway`` takes buyers' money and ``payouts`` pays sellers (by default
     the gateway itself, when it can). The lifecycle ``policy`` books money on
     the gateway's account, so its ``gateway`` must be the gateway's name.
+    ``catalog_rules`` says which currencies gigs are sold in and at what
+    prices (:class:`~gigmarket.catalog.GigRules`: a marketplace selling in
+    yen adds a ``JPY`` price range), ``level_policy`` how sellers earn their
+    levels; both go to the :class:`~gigmarket.catalog.Catalog`.
     """
 
     def __init__(
@@ -153,6 +165,8 @@ class Marketplace:
         payouts: DisbursementGateway | None = None,
         policy: LifecyclePolicy | None = None,
         cashier_policy: CashierPolicy | None = None,
+        catalog_rules: GigRules | None = None,
+        level_policy: SellerLevelPolicy | None = None,
         clock: Clock | None = None,
         ids: IdFactory = random_ids,
     ) -> None:
@@ -168,7 +182,13 @@ class Marketplace:
         self.gateway = gateway
         self.payouts = payouts
         self.policy = policy if policy is not None else fiverr_policy(gateway=gateway.name)
-        self.catalog = Catalog(self.storage, clock=self.clock, ids=ids)
+        self.catalog = Catalog(
+            self.storage,
+            clock=self.clock,
+            ids=ids,
+            rules=catalog_rules,
+            level_policy=level_policy if level_policy is not None else DEFAULT_LEVEL_POLICY,
+        )
         self.orders = OrderDesk(
             self.storage,
             policy=self.policy,

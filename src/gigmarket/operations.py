@@ -28,9 +28,9 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import closing
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import closing, contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -53,6 +53,7 @@ from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
 from gigmarket.payments.secret import REDACTED
 from gigmarket.storage import sqlite_schema
 from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.urls import redact_url, scrub, url_secrets
 
 __all__ = [
     "GATEWAY_VARIABLE_PREFIX",
@@ -64,6 +65,7 @@ __all__ = [
     "migrate_store",
     "open_gateway",
     "open_store",
+    "parse_duration",
     "parse_instant",
     "parse_location",
     "reconcile_store",
@@ -85,9 +87,13 @@ _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 Engine = Literal["sqlite", "postgres"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class StoreLocation:
-    """Where a store lives: a SQLite file, or a PostgreSQL database and schema."""
+    """Where a store lives: a SQLite file, or a PostgreSQL database and schema.
+
+    Its ``repr()`` and :attr:`display` never show a password: neither the
+    URL's own nor one passed as a query parameter (``?password=...``).
+    """
 
     engine: Engine
     target: str
@@ -99,13 +105,40 @@ class StoreLocation:
         """The location for messages: a PostgreSQL password never appears in it."""
         if self.engine == "sqlite":
             return self.target
-        parts = urlsplit(self.target)
-        netloc = parts.netloc
-        if parts.password is not None:
-            user, _, host = netloc.rpartition("@")
-            netloc = f"{user.partition(':')[0]}:***@{host}"
-        shown = urlunsplit(parts._replace(netloc=netloc))
+        shown = redact_url(self.target)
         return shown if self.schema == "public" else f"{shown} (schema {self.schema})"
+
+    @property
+    def secrets(self) -> list[str]:
+        """The secrets the location carries (what :meth:`scrub` hides)."""
+        return url_secrets(self.target) if self.engine == "postgres" else []
+
+    def scrub(self, text: str) -> str:
+        """``text`` (a driver's message, say) without any secret of this location."""
+        return scrub(text, self.secrets)
+
+    def __repr__(self) -> str:
+        target = redact_url(self.target) if self.engine == "postgres" else self.target
+        return f"StoreLocation(engine={self.engine!r}, target={target!r}, schema={self.schema!r})"
+
+
+@contextmanager
+def _secrets_kept(location: StoreLocation) -> Iterator[None]:
+    """Errors raised inside leave without the location's secrets in their
+    message, and without the driver's exception (which may quote them) chained."""
+    try:
+        yield
+    except GigmarketError as error:
+        shown = location.scrub(str(error))
+        if shown == str(error):
+            raise
+        raise StorageError(shown) from None
+    except Exception as error:  # a driver's own error, not translated below us
+        if not location.secrets:
+            raise
+        raise StorageError(
+            f"{type(error).__name__}: {location.scrub(str(error).strip())}"
+        ) from None
 
 
 def parse_location(url: str, *, schema: str | None = None) -> StoreLocation:
@@ -218,7 +251,14 @@ def _postgres_version(location: StoreLocation) -> int:
             # the schema name was checked against _SCHEMA_NAME: a plain identifier
             row = connection.execute(f"SELECT version FROM {table}").fetchone()  # noqa: S608
     except psycopg.Error as error:
-        raise StorageError(f"cannot read the PostgreSQL store: {error}") from error
+        # The driver's message may quote the URL (a malformed password, say):
+        # then it is scrubbed, and not chained, so no traceback shows it either.
+        said = str(error).strip()
+        shown = location.scrub(said)
+        failure = StorageError(f"cannot read the PostgreSQL store: {shown}")
+        if shown != said:
+            raise failure from None
+        raise failure from error
     return int(row[0]) if row else 0
 
 
@@ -228,7 +268,8 @@ def open_store(location: StoreLocation) -> Any:
     The caller closes it. A missing, empty, older or newer store is refused
     with a message that says what to do.
     """
-    found = stored_version(location)
+    with _secrets_kept(location):
+        found = stored_version(location)
     needed = _code_version(location)
     if found is None:
         raise StorageError(f"no database file at {location.display}")
@@ -243,7 +284,8 @@ def open_store(location: StoreLocation) -> Any:
             f"{location.display} has schema version {found}, this gigmarket needs {needed}: "
             "run `gigmarket migrate` first"
         )
-    return _construct(location, migrate=False)
+    with _secrets_kept(location):
+        return _construct(location, migrate=False)
 
 
 def _construct(location: StoreLocation, *, migrate: bool) -> Any:
@@ -262,15 +304,16 @@ def migrate_store(location: StoreLocation) -> tuple[int, int]:
     Safe to run repeatedly and from two processes at once: the adapters
     migrate under a lock, each migration in one transaction.
     """
-    before = stored_version(location) or 0
-    needed = _code_version(location)
-    if before > needed:
-        raise SchemaTooNew(found=before, supported=needed)
-    storage = _construct(location, migrate=True)
-    try:
-        after = int(storage.schema_version())
-    finally:
-        storage.close()
+    with _secrets_kept(location):
+        before = stored_version(location) or 0
+        needed = _code_version(location)
+        if before > needed:
+            raise SchemaTooNew(found=before, supported=needed)
+        storage = _construct(location, migrate=True)
+        try:
+            after = int(storage.schema_version())
+        finally:
+            storage.close()
     return before, after
 
 
@@ -291,6 +334,19 @@ def parse_instant(text: str, *, field: str = "--until") -> datetime:
             f"{text!r} has no time zone: add one, as in 2026-01-20T09:00:00Z", field=field
         )
     return moment
+
+
+_DURATION = re.compile(r"(?P<n>[1-9][0-9]{0,5})(?P<unit>[smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str, *, field: str = "--open-limit") -> timedelta:
+    """A positive whole number of seconds, minutes, hours or days: ``90s``,
+    ``30m``, ``24h``, ``7d``."""
+    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValidationError(f"{text!r} is not a duration such as 30m, 24h or 7d", field=field)
+    return timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
 
 
 @attrs.frozen(kw_only=True)

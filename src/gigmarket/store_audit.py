@@ -8,6 +8,9 @@ snapshot, and reports each violation with its amounts as money.
 =====================  ===================================================================
 invariant              what is checked
 =====================  ===================================================================
+``0-readable``         every row can be read: an order, a payment operation, a journal
+                       entry, a hold or an outbox event that cannot be decoded is
+                       reported, and the audit goes on with the rest
 ``1-balanced``         every entry, and the whole ledger, sums to zero per currency;
                        every posting goes to a known account of its own currency
 ``2-non-negative``     no account that may not go negative is below zero now, nor went
@@ -22,8 +25,15 @@ invariant              what is checked
 ``6-append-only``      a reversal is the exact opposite of an entry that exists, and no
                        entry is reversed twice
 ``7-atomic``           no entry was written without its postings
-``8-payments``         refunds in flight hold exactly what the open refund operations add
-                       up to; an order is paid by at most one kept charge, the one it records
+``8-payments``         every payment operation has its entries, with its amounts, and
+                       every entry of the cashier's (in-flight money, a charge of an order
+                       paid through it, a payout's hold) has its operation; refunds in
+                       flight hold exactly what the open refund operations add up to; an
+                       order is paid by at most one kept charge, the one it records
+``9-gateway``          (with a gateway that lists its activity) what the gateway made
+                       agrees with the operations: no charge, refund or payout it made is
+                       unbooked, none booked that it did not make, amounts agree
+``10-stuck``           (with an open limit) no payment operation is open for longer
 =====================  ===================================================================
 
 The snapshot changes nothing and blocks no writer: on SQLite a deferred read
@@ -35,28 +45,35 @@ committed meanwhile cannot make it report a violation that is not there.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
 import attrs
 
-from gigmarket.cashier.audit import audit_payments
+from gigmarket.cashier.audit import PaymentEntries, audit_operations
+from gigmarket.cashier.model import OPEN_STATUSES, PaymentOperation
 from gigmarket.cashier.ports import CashierUnitOfWork
 from gigmarket.errors import GigmarketError, StorageError
 from gigmarket.escrow.audit import Violation, audit_ledger
-from gigmarket.escrow.model import JournalEntry, LedgerAccount
+from gigmarket.escrow.model import Hold, JournalEntry, LedgerAccount
 from gigmarket.escrow.ports import LedgerRepository
 from gigmarket.money import exponent
 from gigmarket.orders import DEFAULT_PROCESS, Order
 from gigmarket.orders.audit import audit_orders
 from gigmarket.orders.ports import OrdersUnitOfWork
+from gigmarket.payments.protocols import ListsActivity
+from gigmarket.storage.codec import decode, parse_instant
 from gigmarket.storage.sql import SqlLedgerRepository, SqlOrderRepository
-from gigmarket.storage.sql_payments import SqlPaymentRepository
+from gigmarket.storage.sql_payments import _COLUMNS as _OPERATION_COLUMNS
+from gigmarket.storage.sql_payments import SqlPaymentRepository, _operation
 from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.store_gateway import audit_gateway, audit_open, gateway_listing
 
 __all__ = ["PROGRESS_EVERY", "Finding", "StoreAudit", "audit_store", "format_money"]
 
@@ -64,6 +81,27 @@ PROGRESS_EVERY = 10_000
 """Journal entries between two progress reports."""
 
 _ESCROW_PREFIX = "escrow:order:"
+READABLE = "0-readable"
+
+
+def invariant_order(invariant: str) -> tuple[int, str]:
+    """Sort ``10-stuck`` after ``9-gateway``: by number, then name."""
+    number, _, name = invariant.partition("-")
+    return (int(number), name) if number.isdigit() else (1_000, invariant)
+
+
+_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, LookupError, GigmarketError)
+"""What decoding a damaged row raises (JSON, attrs, money and codec errors)."""
+
+
+def _unreadable(row: str, error: BaseException, **subject: str | None) -> Finding:
+    reason = " ".join(str(error).split())[:200] or type(error).__name__
+    return Finding(
+        invariant=READABLE,
+        message=f"cannot be read, so no other check could see it ({reason})",
+        row=row,
+        **subject,
+    )
 
 
 def format_money(units: int, currency: str) -> str:
@@ -87,12 +125,20 @@ class Finding:
     order_id: str | None = None
     key: str | None = None
     """The idempotency key concerned (invariant 5)."""
+    operation_id: str | None = None
+    """The payment operation concerned (invariants 0, 9, 10)."""
+    row: str | None = None
+    """The table of an unreadable row (invariant 0), as in ``outbox event e-1``."""
 
     @property
     def subject(self) -> str:
         """``order 42``, ``idempotency key 'k'``, ``entry e-7, account a``, or ``ledger``."""
+        if self.row is not None:
+            return self.row
         if self.order_id is not None:
             return f"order {self.order_id}"
+        if self.operation_id is not None:
+            return f"payment operation {self.operation_id}"
         if self.key is not None:
             return f"idempotency key {self.key!r}"
         parts = []
@@ -114,6 +160,7 @@ class Finding:
             "entry": self.entry_id,
             "order": self.order_id,
             "idempotency_key": self.key,
+            "operation": self.operation_id,
             "message": self.message,
         }
 
@@ -134,7 +181,8 @@ class StoreAudit:
 
     def counts(self) -> dict[str, int]:
         """Violations per invariant, in invariant order."""
-        return dict(sorted(Counter(f.invariant for f in self.findings).items()))
+        found = Counter(f.invariant for f in self.findings)
+        return {name: found[name] for name in sorted(found, key=invariant_order)}
 
     def summary(self) -> str:
         """What was read and the verdict, in one line."""
@@ -195,9 +243,10 @@ class _Snapshot:
     """What :func:`~gigmarket.orders.audit.audit_orders` needs of a unit of work."""
 
     db: _ReadOnly
-    ledger: SqlLedgerRepository
-    orders: Any
-    payments: SqlPaymentRepository
+    ledger: _TolerantLedger
+    orders: _TolerantOrders
+    payments: _TolerantPayments
+    unreadable: list[Finding]
 
 
 @contextmanager
@@ -214,6 +263,7 @@ def _read_snapshot(storage: Any) -> Iterator[_Snapshot]:
         raise StorageError("audit outside of a unit of work: one is open on this thread")
     on_sqlite = isinstance(storage, SQLiteStorage)
     reader = _ReadOnly(db)
+    unreadable: list[Finding] = []
     try:
         if on_sqlite:
             db.execute("PRAGMA query_only = ON")
@@ -223,9 +273,10 @@ def _read_snapshot(storage: Any) -> Iterator[_Snapshot]:
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield _Snapshot(
             db=reader,
-            ledger=SqlLedgerRepository(reader),
-            orders=_OrdersOnce(SqlOrderRepository(reader)),
-            payments=SqlPaymentRepository(reader),
+            ledger=_TolerantLedger(reader, unreadable),
+            orders=_TolerantOrders(SqlOrderRepository(reader), reader, unreadable),
+            payments=_TolerantPayments(SqlPaymentRepository(reader), reader, unreadable),
+            unreadable=unreadable,
         )
     finally:
         if on_sqlite:
@@ -236,20 +287,172 @@ def _read_snapshot(storage: Any) -> Iterator[_Snapshot]:
             db.rollback()
 
 
-class _OrdersOnce:
-    """The order repository, reading (and decoding) all orders only once."""
+# -- reading row by row: one damaged row is a finding, not the end of the audit --
 
-    def __init__(self, inner: SqlOrderRepository) -> None:
+
+class _TolerantLedger(SqlLedgerRepository):
+    """The SQL ledger, skipping (and reporting) the rows it cannot decode."""
+
+    def __init__(self, db: _ReadOnly, unreadable: list[Finding]) -> None:
+        super().__init__(db)
+        self._unreadable = unreadable
+        self._seen: set[str] = set()
+
+    def _report(self, row: str, error: BaseException, **subject: str | None) -> None:
+        if row not in self._seen:  # an entry read twice (a reversal's original) counts once
+            self._seen.add(row)
+            self._unreadable.append(_unreadable(row, error, **subject))
+
+    def _entries(self, where: str, parameters: Sequence[Any]) -> list[JournalEntry]:
+        try:
+            return super()._entries(where, parameters)
+        except StorageError:
+            raise
+        except _UNREADABLE:  # one damaged row in the batch: read them one at a time
+            pass
+        rows = self._db.all(
+            f"SELECT seq, id FROM ledger_entries WHERE {where} ORDER BY seq",  # noqa: S608
+            parameters,
+        )
+        found: list[JournalEntry] = []
+        for seq, entry_id in rows:
+            try:
+                found.extend(super()._entries("seq = ?", (seq,)))
+            except StorageError:
+                raise
+            except _UNREADABLE as error:
+                self._report(f"journal entry {entry_id}", error, entry_id=entry_id)
+        return found
+
+    def accounts(self) -> Sequence[LedgerAccount]:
+        found: list[LedgerAccount] = []
+        for code, currency, negative in self._db.all(
+            "SELECT code, currency, allow_negative FROM ledger_accounts ORDER BY code"
+        ):
+            try:
+                found.append(
+                    LedgerAccount(code=code, currency=currency, allow_negative=bool(negative))
+                )
+            except _UNREADABLE as error:
+                self._report(f"ledger account {code}", error, account=code)
+        return found
+
+    def _holds(self, where: str, parameters: Sequence[Any]) -> list[Hold]:
+        found: list[Hold] = []
+        for hold_id, document in self._db.all(
+            f"SELECT id, document FROM ledger_holds WHERE {where} ORDER BY id",  # noqa: S608
+            parameters,
+        ):
+            try:
+                found.append(decode(Hold, json.loads(document)))
+            except _UNREADABLE as error:
+                self._report(f"hold {hold_id}", error)
+        return found
+
+    def pending_holds(self) -> Sequence[Hold]:
+        return self._holds("status = ?", ("pending",))
+
+    def get_hold(self, hold_id: str) -> Hold | None:
+        found = self._holds("id = ?", (hold_id,))
+        return found[0] if found else None
+
+
+class _TolerantOrders:
+    """The order repository, reading (and decoding) every order once, row by row."""
+
+    def __init__(self, inner: SqlOrderRepository, db: _ReadOnly, unreadable: list[Finding]) -> None:
         self._inner = inner
-        self._orders: Sequence[Order] | None = None
+        self._db = db
+        self._unreadable = unreadable
+        self._orders: dict[str, Order] | None = None
 
     def orders(self) -> Sequence[Order]:
         if self._orders is None:
-            self._orders = self._inner.orders()
-        return self._orders
+            self._orders = {}
+            for order_id, document in self._db.all("SELECT id, document FROM orders ORDER BY id"):
+                try:
+                    self._orders[order_id] = decode(Order, json.loads(document))
+                except _UNREADABLE as error:
+                    self._unreadable.append(
+                        _unreadable(f"order {order_id}", error, order_id=order_id)
+                    )
+        return list(self._orders.values())
+
+    def get(self, order_id: str) -> Order | None:
+        self.orders()
+        return (self._orders or {}).get(order_id)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+class _TolerantPayments:
+    """Every payment operation, decoded row by row once; served from memory."""
+
+    def __init__(
+        self, inner: SqlPaymentRepository, db: _ReadOnly, unreadable: list[Finding]
+    ) -> None:
+        self._inner = inner
+        self._db = db
+        self._unreadable = unreadable
+        self._all: list[PaymentOperation] | None = None
+
+    def all_operations(self) -> list[PaymentOperation]:
+        if self._all is None:
+            self._all = []
+            for row in self._db.all(
+                f"SELECT {_OPERATION_COLUMNS} FROM payment_operations "  # noqa: S608
+                "ORDER BY created_at, id"
+            ):
+                try:
+                    self._all.append(_operation(row))
+                except _UNREADABLE as error:
+                    self._unreadable.append(
+                        _unreadable(f"payment operation {row[0]}", error, operation_id=row[0])
+                    )
+        return self._all
+
+    def get_operation(self, operation_id: str) -> PaymentOperation | None:
+        return next((op for op in self.all_operations() if op.id == operation_id), None)
+
+    def operations_for(self, subject: str, kind: Any = None) -> list[PaymentOperation]:
+        return [
+            op
+            for op in self.all_operations()
+            if op.subject == subject and (kind is None or op.kind is kind)
+        ]
+
+    def open_operations(
+        self, limit: int, *, after: Any = None, status: Any = None
+    ) -> list[PaymentOperation]:
+        return [
+            op
+            for op in self.all_operations()
+            if op.status in OPEN_STATUSES and (status is None or op.status is status)
+        ][: max(limit, 0)]
+
+
+def _outbox(db: _ReadOnly, orders: set[str]) -> list[Finding]:
+    found: list[Finding] = []
+    for event_id, order_id, occurred_at, payload in db.all(
+        "SELECT id, order_id, occurred_at, payload FROM outbox ORDER BY seq"
+    ):
+        try:
+            parse_instant(occurred_at)
+            if not isinstance(json.loads(payload), dict):
+                raise ValueError("the payload is not a JSON object")
+        except _UNREADABLE as error:
+            found.append(_unreadable(f"outbox event {event_id}", error))
+            continue
+        if order_id not in orders:
+            found.append(
+                Finding(
+                    invariant=READABLE,
+                    message=f"is about order {order_id}, which does not exist",
+                    row=f"outbox event {event_id}",
+                )
+            )
+    return found
 
 
 class _TeeLedger:
@@ -443,24 +646,52 @@ def audit_store(
     *,
     progress: Callable[[int], None] | None = None,
     progress_every: int = PROGRESS_EVERY,
+    gateway: ListsActivity | None = None,
+    since: datetime | None = None,
+    open_limit: timedelta | None = None,
+    now: datetime | None = None,
 ) -> StoreAudit:
     """Audit a :class:`~gigmarket.storage.sqlite.SQLiteStorage` or
     :class:`~gigmarket.storage.postgres.PostgresStorage` in one read-only
-    snapshot; ``progress(entries read)`` is called every ``progress_every`` entries."""
+    snapshot; ``progress(entries read)`` is called every ``progress_every`` entries.
+
+    With ``gateway`` (an adapter that lists its activity), what it made since
+    ``since`` is compared with the payment operations (``9-gateway``); it is
+    listed *before* the snapshot is read, so that nothing the gateway made
+    meanwhile is taken for missing. With ``open_limit``, payment operations
+    open for longer than that at ``now`` are reported (``10-stuck``).
+    """
+    listed = gateway_listing(gateway, since) if gateway is not None else None
     with _read_snapshot(storage) as snapshot:
         checks = _EntryChecks()
-        tee = _TeeLedger(snapshot.ledger, checks.see, progress, progress_every)
+        payment_entries = PaymentEntries()
+
+        def see(entry: JournalEntry) -> None:
+            checks.see(entry)
+            payment_entries.see(entry)
+
+        tee = _TeeLedger(snapshot.ledger, see, progress, progress_every)
         report = audit_ledger(cast(LedgerRepository, tee))
         if checks.seen != report.entries:  # the ledger audit read its entries another way
-            checks = _EntryChecks()
+            checks, payment_entries = _EntryChecks(), PaymentEntries()
             for entry in snapshot.ledger.iter_entries():
-                checks.see(entry)
+                see(entry)
         accounts = snapshot.ledger.accounts()
+        uow = cast(CashierUnitOfWork, snapshot)
         order_violations = audit_orders(cast(OrdersUnitOfWork, snapshot), DEFAULT_PROCESS)
-        order_violations += audit_payments(cast(CashierUnitOfWork, snapshot))
+        operations = snapshot.payments.all_operations()
+        holds = {hold.id: hold for hold in snapshot.ledger.pending_holds()}
+        for op in operations:
+            if op.hold_id is not None and op.hold_id not in holds:
+                hold = snapshot.ledger.get_hold(op.hold_id)
+                if hold is not None:
+                    holds[hold.id] = hold
+        order_violations += audit_operations(uow, operations, payment_entries, holds)
         orders = {order.id: order for order in snapshot.orders.orders()}
         key_count = int(snapshot.db.one("SELECT COUNT(*) FROM idempotency_keys")[0])
         duplicate_keys = _duplicate_keys(snapshot.db)
+        outbox = _outbox(snapshot.db, set(orders) | _unreadable_orders(snapshot.unreadable))
+        unreadable = list(snapshot.unreadable)
     currencies = {account.code: account.currency for account in accounts}
     findings = [
         _finding(violation, currencies, orders)
@@ -468,7 +699,28 @@ def audit_store(
     ]
     findings.extend(checks.finish(accounts))
     findings.extend(duplicate_keys)
-    findings.sort(key=lambda finding: finding.invariant)  # stable: keeps each check's order
+    findings.extend(unreadable)
+    findings.extend(outbox)
+    if listed is not None:
+        findings.extend(
+            Finding(
+                invariant=problem.invariant,
+                message=problem.message,
+                operation_id=problem.operation_id,
+            )
+            for problem in audit_gateway(listed, operations, payment_entries)
+        )
+    if open_limit is not None:
+        findings.extend(
+            Finding(
+                invariant=problem.invariant,
+                message=problem.message,
+                operation_id=problem.operation_id,
+            )
+            for problem in audit_open(operations, open_limit=open_limit, now=now)
+        )
+    # stable: keeps each check's order within an invariant
+    findings.sort(key=lambda finding: invariant_order(finding.invariant))
     return StoreAudit(
         accounts=report.accounts,
         entries=report.entries,
@@ -476,3 +728,7 @@ def audit_store(
         idempotency_keys=key_count,
         findings=tuple(findings),
     )
+
+
+def _unreadable_orders(unreadable: Sequence[Finding]) -> set[str]:
+    return {f.order_id for f in unreadable if f.order_id is not None}

@@ -205,6 +205,8 @@ CORRUPTIONS = [
         lambda s: [
             "[8-payments] account refunds:in_flight:USD: refunds in flight hold 0.00 USD, "
             "open refund operations add up to 10.00 USD",
+            "[8-payments] ledger: refund forged-refund (queued): "
+            "the entry setting the refund aside is missing",
         ],
     ),
     Corruption(

@@ -302,9 +302,13 @@ def test_run_due_reports_a_timer_that_failed(
     )
     until = CLEARANCE_DUE.isoformat()
     status, out, _ = run(capsys, "run-due", *sqlite_story.args, "--until", until)
-    assert status == 0  # the job ran; the failure is recorded on the timer and in the outbox
+    # The job ran, and the failure is recorded on the timer and in the outbox,
+    # but money did not move: the status says so to cron and systemd.
+    assert status == cli.EXIT_TIMERS_FAILED == 1
     assert f"of order {story.completed_order}: failed: insufficient_funds\n" in out
-    assert out.endswith("failed: insufficient_funds 1, published 1\n")
+    *_, summary, failed = out.splitlines()
+    assert summary.endswith("failed: insufficient_funds 1, published 1")
+    assert failed == "1 timer failed: each is armed again for later (see the timer.failed events)"
 
 
 @pytest.mark.parametrize(
@@ -611,7 +615,8 @@ def test_quiet_commands_still_print_problems(
     assert out.startswith("[4-stored-balance]")
     assert out.splitlines()[-1].endswith("; 1 violation (4-stored-balance 1)")
     status, out, err = run(capsys, "run-due", *sqlite_story.args, "--quiet")
-    assert status == 0
+    assert status == 1
     assert out.splitlines()[0].endswith(": failed: insufficient_funds")
-    assert out.splitlines()[-1].startswith("ran 3 timers due by ")
+    assert out.splitlines()[-2].startswith("ran 3 timers due by ")
+    assert out.splitlines()[-1].startswith("1 timer failed")
     assert err == ""

@@ -241,7 +241,8 @@ def test_the_main_help_lists_reconcile_and_its_exit_status(
     status, out, _ = run(capsys, "--help")
     assert status == 0
     assert "reconcile" in out
-    assert "1 audit found violations or reconcile skipped operations" in out
+    assert "1 audit found violations, run-due had failed timers or" in out
+    assert "reconcile skipped operations" in out
 
 
 # -- bad input ---------------------------------------------------------------------

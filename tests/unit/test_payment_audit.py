@@ -60,7 +60,8 @@ def test_a_refund_operation_without_its_money_is_reported() -> None:
     storage = MemoryStorage()
     _add(storage, _operation("refund:o-1:3", OperationKind.REFUND, OperationStatus.QUEUED))
     assert _audit(storage) == [
-        f"{INVARIANT} refunds in flight hold 0.00 USD, open refund operations add up to 10.00 USD"
+        f"{INVARIANT} refunds in flight hold 0.00 USD, open refund operations add up to 10.00 USD",
+        f"{INVARIANT} refund refund:o-1:3 (queued): the entry setting the refund aside is missing",
     ]
 
 
@@ -71,16 +72,24 @@ def test_money_in_flight_without_a_refund_operation_is_reported() -> None:
     ledger.open_account(chart.refunds_in_flight(USD), USD)
     ledger.transfer("gateway:sandbox:USD", chart.refunds_in_flight(USD), Amount.of("4.00", USD))
     assert _audit(storage) == [
-        f"{INVARIANT} refunds in flight hold 4.00 USD, open refund operations add up to 0.00 USD"
+        f"{INVARIANT} refunds in flight hold 4.00 USD, open refund operations add up to 0.00 USD",
+        f"{INVARIANT} moves money in flight that no payment operation claims",
     ]
 
 
-def test_settled_refunds_need_nothing_in_flight() -> None:
+def test_settled_refunds_need_nothing_in_flight_but_their_entries() -> None:
     storage = MemoryStorage()
     done = _operation("refund:o-1:3", OperationKind.REFUND, OperationStatus.SUCCEEDED)
     failed = _operation("refund:o-1:5", OperationKind.REFUND, OperationStatus.FAILED)
     _add(storage, done, failed)
-    assert _audit(storage) == []
+    assert _audit(storage) == [
+        f"{INVARIANT} refund refund:o-1:3 (succeeded): the entry setting the refund aside is "
+        "missing",
+        f"{INVARIANT} refund refund:o-1:3 (succeeded): the entry sending the refund is missing",
+        f"{INVARIANT} refund refund:o-1:5 (failed): the entry setting the refund aside is missing",
+        f"{INVARIANT} refund refund:o-1:5 (failed): the entry giving the refund as credit is "
+        "missing",
+    ]
 
 
 def test_an_order_paid_twice_or_by_another_charge_is_reported() -> None:
@@ -110,9 +119,14 @@ def test_an_order_paid_twice_or_by_another_charge_is_reported() -> None:
     assert _audit_with(storage, other) == [
         f"{INVARIANT} order {order.id} was paid by 2 payments: pay:1, pay:2",
         f"{INVARIANT} order {order.id}: payment pay:2 kept charge ch_2, the order records ch_1",
+        f"{INVARIANT} payment pay:2 (succeeded): the entry booking charge ch_2 is missing",
     ]
     given_back = attrs.evolve(kept, id="pay:3", gateway_ref="ch_3", failure="refunded")
-    assert len(_audit_with(storage, given_back)) == 2  # an unwanted charge given back is fine
+    # An unwanted charge given back is no second payment, but it needs the
+    # entry that set its money aside for the refund.
+    assert _audit_with(storage, given_back)[3:] == [
+        f"{INVARIANT} payment pay:3 (succeeded): the entry setting the charge aside is missing"
+    ]
 
 
 def _audit_with(storage: MemoryStorage, op: PaymentOperation) -> list[str]:

@@ -151,6 +151,17 @@ class FaultPlan:
         with self._lock:
             return self._webhooks.popleft() if self._webhooks else None
 
+    def clear(self) -> FaultPlan:
+        """Forget every fault still queued (for calls and webhooks); returns the plan.
+
+        A test that armed more faults than it used, or a demo that wants the
+        gateway well again, starts over without building a new gateway.
+        """
+        with self._lock:
+            self._calls.clear()
+            self._webhooks.clear()
+        return self
+
     def pending(self) -> int:
         """How many faults are still queued (a test can check all were used)."""
         with self._lock:

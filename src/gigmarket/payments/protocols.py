@@ -9,6 +9,9 @@ implement both, as :class:`~gigmarket.payments.sandbox.SandboxGateway` does.
   later), capture, cancel, refund, status queries, webhook parsing.
 - :class:`DisbursementGateway`: payee onboarding, payout, cancel payout,
   status queries, webhook parsing.
+- :class:`ListsActivity`, optional: the charges, refunds and payouts the
+  gateway made, listed, so that ``gigmarket audit --gateway`` can compare
+  them with the books. An adapter that serves it declares ``list_activity``.
 
 The rules every adapter follows:
 
@@ -36,7 +39,8 @@ The rules every adapter follows:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -52,6 +56,7 @@ __all__ = [
     "Capability",
     "CollectionGateway",
     "DisbursementGateway",
+    "ListsActivity",
     "Operation",
 ]
 
@@ -74,11 +79,14 @@ class Operation(enum.StrEnum):
     CANCEL_PAYOUT = "cancel_payout"
     GET_PAYOUT = "get_payout"
     FIND_PAYOUT = "find_payout"
+    LIST_CHARGES = "list_charges"
+    LIST_REFUNDS = "list_refunds"
+    LIST_PAYOUTS = "list_payouts"
 
     @property
     def mutating(self) -> bool:
         """Whether the call changes something (and so carries an idempotency key)."""
-        return not self.value.startswith(("get_", "find_"))
+        return not self.value.startswith(("get_", "find_", "list_"))
 
 
 class Capability(enum.StrEnum):
@@ -96,6 +104,8 @@ class Capability(enum.StrEnum):
     """Cancel a payout while it is still pending."""
     WEBHOOKS = "webhooks"
     """Send signed events that ``parse_webhook`` verifies."""
+    LIST_ACTIVITY = "list_activity"
+    """List the charges, refunds and payouts made: the :class:`ListsActivity` protocol."""
 
 
 def _currencies(codes: Iterable[str]) -> frozenset[str]:
@@ -118,6 +128,7 @@ class Capabilities:
     payouts: bool = False
     payout_cancellation: bool = False
     webhooks: bool = False
+    list_activity: bool = False
 
     def supports(self, capability: Capability) -> bool:
         """Whether ``capability`` is declared."""
@@ -259,3 +270,39 @@ class DisbursementGateway(Protocol):
     def find_payout(self, idempotency_key: str) -> Payout | None: ...
 
     def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent: ...
+
+
+@runtime_checkable
+class ListsActivity(Protocol):
+    """What the gateway did, listed: an optional port for audits.
+
+    The books say what the platform believes happened; only the gateway can
+    say what did. ``gigmarket audit --gateway NAME`` lists the gateway's
+    charges, refunds and payouts made since a moment and compares them with
+    the payment operations and the ledger: a charge captured but never
+    booked, a payout the books say was paid and the gateway never made.
+
+    An adapter that implements it declares
+    :attr:`Capabilities.list_activity`. Each call returns everything created
+    at or after ``since`` (everything, when ``None``), oldest first, in the
+    state the gateway knows now, following the provider's pagination itself.
+    A failure is a :class:`~gigmarket.errors.PaymentError` like any call's.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def list_charges(self, *, since: datetime | None = None) -> Sequence[Charge]:
+        """Charges created at or after ``since``, with their refunds."""
+        ...
+
+    def list_refunds(self, *, since: datetime | None = None) -> Sequence[Refund]:
+        """Refunds created at or after ``since``."""
+        ...
+
+    def list_payouts(self, *, since: datetime | None = None) -> Sequence[Payout]:
+        """Payouts created at or after ``since``."""
+        ...

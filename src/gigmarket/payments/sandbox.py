@@ -26,9 +26,14 @@ return codes (:data:`RAW_DECLINE_CODES`: ``insufficient_funds`` is ``"51"``),
 so the difference between a normalized and a raw code is there to see.
 
 Failures are programmed with a :class:`~gigmarket.payments.faults.FaultPlan`
-(``gateway.faults``). API keys must start with ``sk_sandbox_``; anything else
-is refused at construction with :class:`~gigmarket.errors.GatewayMisconfigured`
-(which does not show the key).
+(``gateway.faults``). What the sandbox made can be read back without a key:
+:attr:`SandboxGateway.charges`, ``refunds``, ``payees`` and ``payouts``
+(read-only snapshots, oldest first), and through the optional
+:class:`~gigmarket.payments.protocols.ListsActivity` port
+(``list_charges(since=...)`` ...) that ``gigmarket audit --gateway`` uses.
+API keys must start with ``sk_sandbox_``; anything else is refused at
+construction with :class:`~gigmarket.errors.GatewayMisconfigured` (which does
+not show the key).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
@@ -150,6 +155,7 @@ BANK_TOKENS: Mapping[str, BankBehaviour] = {
 """Every sandbox bank token and what it does."""
 
 _Result = TypeVar("_Result", Charge, Refund, Payee, Payout)
+_Listed = TypeVar("_Listed", Charge, Refund, Payout)
 _T = TypeVar("_T")
 
 
@@ -224,6 +230,7 @@ class SandboxGateway:
             payouts=True,
             payout_cancellation=True,
             webhooks=True,
+            list_activity=True,
         )
         self.faults = faults if faults is not None else FaultPlan()
         """The fault plan: arm it to make the next calls (or webhooks) fail."""
@@ -504,6 +511,57 @@ class SandboxGateway:
             Operation.FIND_PAYOUT, lambda: self._desk.made(idempotency_key, Operation.PAYOUT)
         )
         return None if found is None else self._payouts[found]
+
+    # -- listing: the optional ListsActivity port ---------------------------
+
+    def list_charges(self, *, since: datetime | None = None) -> Sequence[Charge]:
+        """Charges created at or after ``since`` (all when ``None``), oldest first."""
+        return self._desk.read(
+            Operation.LIST_CHARGES, lambda: self._since(self._charges.values(), since)
+        )
+
+    def list_refunds(self, *, since: datetime | None = None) -> Sequence[Refund]:
+        """Refunds created at or after ``since`` (all when ``None``), oldest first."""
+        return self._desk.read(
+            Operation.LIST_REFUNDS,
+            lambda: self._since((self._refund_by_id(r) for r in self._refunds), since),
+        )
+
+    def list_payouts(self, *, since: datetime | None = None) -> Sequence[Payout]:
+        """Payouts created at or after ``since`` (all when ``None``), oldest first."""
+        return self._desk.read(
+            Operation.LIST_PAYOUTS, lambda: self._since(self._payouts.values(), since)
+        )
+
+    @staticmethod
+    def _since(objects: Iterable[_Listed], since: datetime | None) -> tuple[_Listed, ...]:
+        return tuple(o for o in objects if since is None or o.created_at >= since)
+
+    # -- reading back: what a test (or a teacher) looks at ------------------
+
+    @property
+    def charges(self) -> tuple[Charge, ...]:
+        """Every charge made, as it stands now, oldest first (a snapshot: no fault applies)."""
+        with self._lock:
+            return tuple(self._charges.values())
+
+    @property
+    def refunds(self) -> tuple[Refund, ...]:
+        """Every refund made, oldest first."""
+        with self._lock:
+            return tuple(self._refund_by_id(refund_id) for refund_id in self._refunds)
+
+    @property
+    def payees(self) -> tuple[Payee, ...]:
+        """Every payee registered (active or rejected), oldest first."""
+        with self._lock:
+            return tuple(self._payees.values())
+
+    @property
+    def payouts(self) -> tuple[Payout, ...]:
+        """Every payout made, as it stands now, oldest first."""
+        with self._lock:
+            return tuple(self._payouts.values())
 
     # -- the test side: what a provider's test mode does for you ------------
 

@@ -14,12 +14,19 @@ Secret('**********')
 'using **********'
 >>> key.reveal()[:11]
 'sk_sandbox_'
+
+Nor does a secret travel in plain form: pickling one (to a cache, a task
+queue, a crash dump) is refused with a
+:class:`~gigmarket.errors.ValidationError` rather than written with the value
+in it, or written redacted and so silently broken on the other side. Pass the
+configuration that *names* the secret (an environment variable) instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import NoReturn
 
 from gigmarket.errors import ValidationError
 
@@ -61,6 +68,21 @@ class Secret:
 
     def __format__(self, format_spec: str) -> str:
         return format(REDACTED, format_spec)
+
+    def _refuse_pickling(self, *_: object) -> NoReturn:
+        raise ValidationError(
+            "a Secret cannot be pickled: its value would be written in plain form; "
+            "pass what names it (an environment variable) and read it again there",
+            field="secret",
+        )
+
+    __reduce__ = __reduce_ex__ = __getstate__ = _refuse_pickling
+
+    def __copy__(self) -> Secret:
+        return self  # immutable: a copy is the same secret, never a pickled round trip
+
+    def __deepcopy__(self, memo: object) -> Secret:
+        return self
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):

@@ -75,3 +75,8 @@ class MemoryPaymentRepository:
             key=_order,
         )
         return waiting[: max(limit, 0)]
+
+    def all_operations(self) -> Sequence[PaymentOperation]:
+        """Every operation, oldest first: what an audit reads (not part of the port)."""
+        everything: list[PaymentOperation] = self._tx.values("payments")
+        return sorted(everything, key=_order)

@@ -41,6 +41,7 @@ from gigmarket.storage.sql import (
 from gigmarket.storage.sql_catalog import SqlCatalogRepository
 from gigmarket.storage.sql_payments import SqlPaymentRepository
 from gigmarket.storage.sql_search import INDEXED_SINCE
+from gigmarket.storage.urls import scrub, url_secrets
 
 try:
     import psycopg
@@ -230,7 +231,14 @@ class PostgresStorage:
         try:
             raw = psycopg.connect(self.url, connect_timeout=self.connect_timeout)
         except psycopg.Error as error:
-            raise StorageError(f"cannot connect to PostgreSQL: {error}") from error
+            # libpq quotes what it cannot parse, a password included: then the
+            # message is scrubbed and the driver's error (which quotes it) not chained.
+            said = str(error).strip()
+            shown = scrub(said, url_secrets(self.url))
+            failure = StorageError(f"cannot connect to PostgreSQL: {shown}")
+            if shown != said:
+                raise failure from None
+            raise failure from error
         connection = _Connection(raw)
         try:
             exists = connection.one("SELECT 1 FROM pg_namespace WHERE nspname = ?", (self.schema,))

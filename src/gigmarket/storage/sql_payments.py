@@ -194,3 +194,12 @@ class SqlPaymentRepository:
                 (*parameters, max(limit, 0)),
             )
         ]
+
+    def all_operations(self) -> Sequence[PaymentOperation]:
+        """Every operation, oldest first: what an audit reads (not part of the port)."""
+        return [
+            _operation(row)
+            for row in self._db.all(
+                f"SELECT {_COLUMNS} FROM payment_operations ORDER BY created_at, id"  # noqa: S608
+            )
+        ]
