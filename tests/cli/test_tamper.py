@@ -125,16 +125,16 @@ def payout_entries_deleted(t: Tampered) -> None:
     delete_entries(
         t.hands,
         "hold_id = ? OR idempotency_key = ?",
-        (s.payout_hold, f"payout-paid:{s.payout_hold}"),
+        (s.payout_hold, f"gigmarket:payout-paid {s.payout_hold}"),
     )
 
 
 def payment_entry_deleted(t: Tampered) -> None:
-    delete_entries(t.hands, "idempotency_key = ?", (f"payment:{t.story.open_charge}",))
+    delete_entries(t.hands, "idempotency_key = ?", (f"gigmarket:payment {t.story.open_charge}",))
 
 
 def refund_sent_entry_deleted(t: Tampered) -> None:
-    delete_entries(t.hands, "idempotency_key = ?", (f"refunded:{t.story.refund_id}",))
+    delete_entries(t.hands, "idempotency_key = ?", (f"gigmarket:refunded {t.story.refund_id}",))
 
 
 def entry_claiming_a_missing_operation(t: Tampered) -> None:
@@ -143,7 +143,7 @@ def entry_claiming_a_missing_operation(t: Tampered) -> None:
         t.hands,
         "forged-unwanted",
         [(s.gateway_account, -500), ("refunds:in_flight:USD", 500)],
-        key="unwanted:pay:ghost:1",
+        key="gigmarket:unwanted pay:ghost:1",
     )
 
 
@@ -153,7 +153,7 @@ def payment_amount_edited(t: Tampered) -> None:
         (
             "UPDATE ledger_postings SET units = units + SIGN(units) * 100 WHERE entry_seq = "
             "(SELECT seq FROM ledger_entries WHERE idempotency_key = ?)",
-            (f"payment:{t.story.open_charge}",),
+            (f"gigmarket:payment {t.story.open_charge}",),
         )
     )
 
@@ -183,7 +183,7 @@ def posting_currency_unknown(t: Tampered) -> None:
         (
             "UPDATE ledger_postings SET currency = 'XQQ' WHERE entry_seq = "
             "(SELECT seq FROM ledger_entries WHERE idempotency_key = ?)",
-            (f"payment:{t.story.open_charge}",),
+            (f"gigmarket:payment {t.story.open_charge}",),
         )
     )
 

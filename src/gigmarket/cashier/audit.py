@@ -28,6 +28,7 @@ charge its order says paid it.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -54,6 +55,25 @@ K = OperationKind
 # (see gigmarket.cashier.outcomes and gigmarket.orders.lifecycle).
 _CASHIER_KEYS = ("payment:", "credit:", "tip:", "refunded:", "refund-credit:", _GIVEN_BACK)
 _HOLD_KEYS = ("payout-paid:", "payout-returned:")
+_SCOPED = re.compile(r"(host|gigmarket):([^ ]+) (.*)", re.DOTALL)
+
+
+def cashier_key(entry: JournalEntry) -> str | None:
+    """The entry's key as the cashier derives it (``payment:ch_1``), or ``None``
+    for an entry without a key or under a host's key.
+
+    Entries carry their key scoped (``gigmarket:payment ch_1``, see
+    :mod:`gigmarket.idempotency`); entries written before keys had scopes
+    carry the bare form, which is read as it is.
+    """
+    key = entry.idempotency_key
+    if key is None:
+        return None
+    scoped = _SCOPED.fullmatch(key)
+    if scoped is None:
+        return key
+    caller, purpose, rest = scoped.groups()
+    return f"{purpose}:{rest}" if caller == "gigmarket" else None
 
 
 @attrs.define
@@ -77,7 +97,7 @@ class PaymentEntries:
         return index
 
     def see(self, entry: JournalEntry) -> None:
-        key = entry.idempotency_key
+        key = cashier_key(entry)
         touches = any(p.account.startswith((_REFUNDS, _PAYOUTS)) for p in entry.postings)
         if key is not None and (touches or key.startswith(_CASHIER_KEYS + _HOLD_KEYS)):
             self.by_key.setdefault(key, entry)
@@ -437,7 +457,7 @@ def _claimed(
                 Violation(invariant=INVARIANT, message=why[0], entry_id=entry.id, account=why[1])
             )
     for entry in entries.in_flight:
-        key = entry.idempotency_key or ""
+        key = cashier_key(entry) or ""
         if entry.hold_id is not None and entry.hold_id in payout_holds:
             continue
         if key in by_id or key.startswith(_CASHIER_KEYS + _HOLD_KEYS):
