@@ -12,6 +12,7 @@ Connect (payees, transfers, payouts) and Connect webhooks.
 from __future__ import annotations
 
 import json
+import logging
 import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -244,12 +245,8 @@ ACCT = "acct_1Nv0FGQ9RKHgCVdK"
 PAYOUT_ID = f"{ACCT}/po_1OaFDbEcg9tTZuTgNYmX0PKB"
 
 
-def test_recorded_onboarding_makes_a_connected_account_with_the_bank() -> None:
-    stripe_gw, client = gateway(
-        ("POST", "/v1/accounts", "account", 200),
-        ("POST", f"/v1/accounts/{ACCT}/external_accounts", "bank_account", 200),
-        ("GET", f"/v1/accounts/{ACCT}", "account_with_bank", 200),
-    )
+def test_recorded_onboarding_makes_the_connected_account_with_its_bank_in_one_request() -> None:
+    stripe_gw, client = gateway(("POST", "/v1/accounts", "account_with_bank", 200))
     payee = stripe_gw.onboard_payee(
         reference="seller-nadia",
         currency=USD,
@@ -257,16 +254,18 @@ def test_recorded_onboarding_makes_a_connected_account_with_the_bank() -> None:
         idempotency_key="rec-payee-1",
     )
     assert (payee.id, payee.status, payee.currency) == (ACCT, PayeeStatus.ACTIVE, USD)
-    assert client.sent[0]["headers"]["Idempotency-Key"] == "rec-payee-1"
-    assert client.sent[1]["headers"]["Idempotency-Key"] == "rec-payee-1/bank"
+    sent = client.sent[0]
+    assert sent["headers"]["Idempotency-Key"] == "rec-payee-1"
+    assert sent["form"]["external_account"] == "btok_us_verified"
+    # Paid out only when gigmarket says so, not by Stripe's default daily schedule.
+    assert sent["form"]["settings[payouts][schedule][interval]"] == "manual"
     assert "btok_us_verified" not in repr(payee)
 
 
 def test_recorded_a_refused_bank_account_is_a_rejected_payee() -> None:
-    stripe_gw, _ = gateway(
-        ("POST", "/v1/accounts", "account", 200),
-        ("POST", f"/v1/accounts/{ACCT}/external_accounts", "bank_account_refused", 400),
-        ("POST", f"/v1/accounts/{ACCT}", "account_rejected", 200),
+    stripe_gw, client = gateway(
+        ("POST", "/v1/accounts", "bank_account_refused", 400),
+        ("POST", "/v1/accounts", "account_rejected", 200),
     )
     payee = stripe_gw.onboard_payee(
         reference="seller-nadia", currency=USD, bank_token="btok_bad", idempotency_key="rec-payee-1"
@@ -277,6 +276,35 @@ def test_recorded_a_refused_bank_account_is_a_rejected_payee() -> None:
         DeclineCode.INVALID_BANK_ACCOUNT,
         "account_number_invalid",
     )
+    rejected = client.sent[1]
+    assert rejected["headers"]["Idempotency-Key"] == "rec-payee-1/rejected"
+    assert "external_account" not in rejected["form"]
+    assert rejected["form"]["metadata[gigmarket_bank_rejected]"] == "account_number_invalid"
+
+
+def test_recorded_an_unknown_bank_token_shows_nowhere(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    stripe_gw, _ = gateway(("POST", "/v1/accounts", "no_such_token", 400))
+    with pytest.raises(InvalidPaymentRequest) as info:
+        stripe_gw.onboard_payee(
+            reference="r", currency=USD, bank_token="btok_1Nv0typo", idempotency_key="k"
+        )
+    assert (info.value.field, info.value.__cause__) == ("bank_token", None)
+    assert "btok_1Nv0typo" not in f"{info.value} {info.value!r}"
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("No such token" in line for line in logged)  # the line stays, the token goes
+    assert not [line for line in logged if "btok_1Nv0typo" in line]
+
+
+def test_recorded_an_account_stripe_does_not_know_is_not_found() -> None:
+    stripe_gw, _ = gateway(
+        ("GET", "/v1/accounts/acct_1Unknown", "account_invalid", 403),
+        ("GET", "/v1/payouts/po_1Unknown", "account_invalid", 403),
+    )
+    with pytest.raises(PaymentNotFound):
+        stripe_gw.get_payee("acct_1Unknown")
+    with pytest.raises(PaymentNotFound):
+        stripe_gw.get_payout("acct_1Unknown/po_1Unknown")
 
 
 def test_recorded_payout_is_a_transfer_then_a_payout_on_the_account() -> None:
@@ -354,6 +382,7 @@ def test_recorded_a_failed_payout_says_why_and_a_pending_one_cancels() -> None:
     [
         ("event_charge_refunded", EventType.CHARGE_REFUNDED, "pi_3MtwBwLkdIwHu7ix28a3tqPa"),
         ("event_payout_paid", EventType.PAYOUT_PAID, PAYOUT_ID),
+        ("event_payout_updated_in_transit", EventType.PAYOUT_IN_TRANSIT, PAYOUT_ID),
     ],
 )
 def test_recorded_events_verify_with_stripes_own_scheme(

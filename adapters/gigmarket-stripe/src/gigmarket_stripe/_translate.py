@@ -132,6 +132,7 @@ EVENT_TYPES: Mapping[str, EventType] = {
     "charge.refunded": EventType.CHARGE_REFUNDED,
     "refund.created": EventType.CHARGE_REFUNDED,
     "payout.created": EventType.PAYOUT_PENDING,
+    # payout.updated is PAYOUT_IN_TRANSIT when its payout is in transit (see parse_webhook)
     "payout.paid": EventType.PAYOUT_PAID,
     "payout.failed": EventType.PAYOUT_FAILED,
     "payout.canceled": EventType.PAYOUT_CANCELLED,
@@ -354,6 +355,10 @@ def error_from(  # noqa: PLR0911 -- one return per kind of failure, as a table r
         if _refused_connection(error):
             return GatewayUnavailable("could not connect to Stripe; nothing was sent", **common)
         return OutcomeUnknown("Stripe's answer did not arrive", **common)
+    if detail.get("code") == "account_invalid":
+        # Stripe's 403 for a connected account it does not know (or the
+        # platform may not reach): in a path or in the Stripe-Account header.
+        return PaymentNotFound(gateway=gateway, operation=operation, object_id=object_id)
     if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
         return GatewayMisconfigured("Stripe refused the API key", raw_code=raw, **common)
     if status == 409:  # the same key is being processed right now: this request was not

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any, NoReturn
@@ -54,7 +55,7 @@ from gigmarket.payments import (
     Secret,
     WebhookEvent,
 )
-from gigmarket.payments.webhooks import DEFAULT_TOLERANCE, header_value, verify
+from gigmarket.payments.webhooks import DEFAULT_TOLERANCE, EventType, header_value, verify
 
 from gigmarket_stripe._translate import (
     BANK_REFUSALS,
@@ -96,17 +97,23 @@ _MAX_KEY = 255
 _log = logging.getLogger("gigmarket_stripe")
 
 
+_TOKEN = re.compile(r"\b(?:btok|tok)_[^\s'\"\\&]+")
+
+
 class _HidePostDetails(logging.Filter):
     """The ``stripe`` library logs request bodies at DEBUG, and a body may hold
-    a bank token: keep the line, drop the body."""
+    a bank token: keep the line, drop the body. It also logs Stripe's answers
+    (at DEBUG) and error messages (at INFO), and Stripe names a token it does
+    not know in its message (``No such token: 'btok_...'``): tokens are hidden
+    wherever they show."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "post_data=" in message:
-            record.msg = (
-                message.split("post_data=", 1)[0] + "post_data=(hidden by gigmarket_stripe)"
-            )
-            record.args = ()
+        hidden = _TOKEN.sub("(token hidden by gigmarket_stripe)", message)
+        if "post_data=" in hidden:
+            hidden = hidden.split("post_data=", 1)[0] + "post_data=(hidden by gigmarket_stripe)"
+        if hidden != message:
+            record.msg, record.args = hidden, ()
         return True
 
 
@@ -304,6 +311,10 @@ class StripeGateway:
         bank_token: Secret | str,
         idempotency_key: str,
     ) -> Payee:
+        """One request makes the connected account with its bank account, so
+        that an account found after a lost answer is whole. The account pays out
+        only when told (a manual schedule): Stripe's default daily schedule
+        would pay out a transfer whose payout gigmarket has not made."""
         op = Operation.ONBOARD_PAYEE
         token = Secret(bank_token)
         self.capabilities.require_currency(currency, gateway=self.name, operation=op)
@@ -311,29 +322,32 @@ class StripeGateway:
             "type": "custom",
             "default_currency": currency.lower(),
             "capabilities": {"transfers": {"requested": True}},
+            "settings": {"payouts": {"schedule": {"interval": "manual"}}},
             "metadata": {KEY: idempotency_key, REFERENCE: reference},
         }
-        account = self._call(op, "post", "/v1/accounts", params, idempotency_key)
-        account_id = str(account["id"])
-        bank = {"external_account": token.reveal(), "default_for_currency": True}
-        step_key = _derived(idempotency_key, "bank")
         failure: PaymentError | None = None
+        refused = ""
+        account: dict[str, Any] = {}
         try:
-            self._send(op, "post", f"/v1/accounts/{account_id}/external_accounts", bank, step_key)
+            with_bank = {**params, "external_account": token.reveal()}
+            account = self._send(op, "post", "/v1/accounts", with_bank, idempotency_key)
         except stripe.StripeError as error:
-            code = str(error_body(error).get("code") or "")
-            if code not in BANK_REFUSALS:  # raised below, outside the chain: it holds the token
-                failure = self._error(error, op, idempotency_key, account_id, (token.reveal(),))
-            else:
-                rejected = {"metadata": {REJECTED: code}}
-                path = f"/v1/accounts/{account_id}"
-                reject_key = _derived(idempotency_key, "rejected")
-                return payee_from(
-                    self._call(op, "post", path, rejected, reject_key), gateway=self.name
-                )
+            detail = error_body(error)
+            refused = str(detail.get("code") or "")
+            if refused == "resource_missing" and detail.get("param") == "external_account":
+                failure = InvalidPaymentRequest(  # the token, not a payee, is missing
+                    "Stripe does not know the bank token", gateway=self.name, operation=op,
+                    idempotency_key=idempotency_key, field="bank_token", raw_code=refused,
+                )  # fmt: skip
+            elif refused not in BANK_REFUSALS:
+                failure = self._error(error, op, idempotency_key, hide=(token.reveal(),))
         if failure is not None:
-            raise failure
-        return self.get_payee(account_id)
+            raise failure  # outside the chain: the library's error may hold the token
+        if refused:  # Stripe made no account: keep the refusal as a payee, marked rejected
+            params["metadata"][REJECTED] = refused
+            reject_key = _derived(idempotency_key, "rejected")
+            account = self._call(op, "post", "/v1/accounts", params, reject_key)
+        return payee_from(account, gateway=self.name)
 
     def get_payee(self, payee_id: str) -> Payee:
         op = Operation.GET_PAYEE
@@ -458,9 +472,13 @@ class StripeGateway:
                 object_id = str(obj["payment_intent"])
             elif kind.startswith("payout.") and event.get("account"):
                 object_id = payout_id(str(event["account"]), object_id)
+            normalized = EVENT_TYPES.get(kind, kind)
+            if kind == "payout.updated" and obj.get("status") == "in_transit":
+                # No event of its own: Stripe says so with payout.updated.
+                normalized = EventType.PAYOUT_IN_TRANSIT
             return WebhookEvent(
                 id=str(event["id"]),
-                type=EVENT_TYPES.get(kind, kind),
+                type=normalized,
                 gateway=self.name,
                 object_id=object_id,
                 created_at=_time(event["created"]),

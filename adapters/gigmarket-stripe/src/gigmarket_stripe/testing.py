@@ -1,5 +1,5 @@
-"""Test helpers: localstripe as a process, an HTTP client that injects faults,
-and the driver gigmarket's conformance kit uses to force outcomes.
+"""Test helpers: localstripe as a process, HTTP clients that inject faults,
+and the drivers gigmarket's conformance kit uses to force outcomes.
 
 `localstripe <https://pypi.org/project/localstripe/>`_ is a stateful Stripe
 emulator (``pip install localstripe``). :func:`localstripe` starts it on a free
@@ -13,8 +13,15 @@ and the kit skips those checks, saying so.
 Faults are the client's: :class:`FaultyHTTPClient` refuses a request before
 sending it (``unavailable``), answers a 429 in Stripe's shape without sending
 it (``rate_limit``), or sends it and then drops the answer
-(``lose_response``). Importing this module needs pytest only through
-gigmarket's kit types.
+(``lose_response``).
+
+Connect (payees, transfers, payouts) runs against
+:class:`~gigmarket_stripe.fake_connect.FakeStripeConnect`, a fake built from
+Stripe's published API shapes (not Stripe itself): :class:`FakeConnectHTTPClient`
+hands the ``stripe`` library's requests to it in memory (with the same
+faults), and :class:`FakeConnectDriver` serves the disbursement kit, with
+Stripe's test bank tokens (:data:`TEST_BANK_TOKENS`). Importing this module
+needs pytest only through gigmarket's kit types.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -40,12 +47,16 @@ from gigmarket.payments import DeclineCode, Fault, FaultKind, Operation
 from gigmarket.payments.webhooks import WebhookDelivery
 from gigmarket.testing.payments import BankBehaviour, CardBehaviour
 
+from gigmarket_stripe.fake_connect import FakeStripeConnect
 from gigmarket_stripe.gateway import SIGNATURE_HEADER
 from gigmarket_stripe.http import DEFAULT_TIMEOUT, RequestNotSent, StdlibHTTPClient
 
 __all__ = [
     "ROUTES",
+    "TEST_BANK_TOKENS",
     "TEST_CARDS",
+    "FakeConnectDriver",
+    "FakeConnectHTTPClient",
     "FaultyHTTPClient",
     "LocalstripeDriver",
     "LocalstripeHTTPClient",
@@ -75,6 +86,15 @@ TEST_CARDS: Mapping[str, str] = {
 }
 """Stripe's test card numbers that localstripe knows: approved, declined
 (``card_declined``), and 3-D Secure required."""
+
+TEST_BANK_TOKENS: Mapping[BankBehaviour, str] = {
+    BankBehaviour.PAYS: "btok_us_verified",
+    BankBehaviour.FAILS_IN_TRANSIT: "btok_us_verified_accountClosed",
+    BankBehaviour.REJECTED: "btok_fake_refused_account_number_invalid",
+}
+"""The bank token the fake of Stripe's Connect endpoints takes for each of the
+kit's behaviours: Stripe's own test tokens, and the fake's refused one (see
+:mod:`gigmarket_stripe.fake_connect`)."""
 
 _RATE_LIMITED = json.dumps(
     {
@@ -160,6 +180,46 @@ def stripe_signature(secret: str, timestamp: int, payload: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+class _FaultQueue:
+    """The faults armed for the next requests of each operation (see :data:`ROUTES`)."""
+
+    kinds = frozenset({FaultKind.UNAVAILABLE, FaultKind.RATE_LIMIT, FaultKind.LOSE_RESPONSE})
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: dict[Operation, list[FaultKind]] = {}
+
+    def arm(self, operation: Operation, fault: Fault) -> bool:
+        if operation not in ROUTES or fault.kind not in self.kinds:
+            return False
+        with self._lock:
+            self._faults.setdefault(operation, []).append(fault.kind)
+        return True
+
+    def take(self, method: str, url: str) -> FaultKind | None:
+        path = urllib.parse.urlsplit(url).path
+        with self._lock:
+            for operation, (verb, pattern) in ROUTES.items():
+                queue = self._faults.get(operation)
+                if queue and verb == method.upper() and pattern.search(path):
+                    return queue.pop(0)
+        return None
+
+
+def _faulty(
+    fault: FaultKind | None, send: Callable[[], tuple[str, int, Mapping[str, str]]]
+) -> tuple[str, int, Mapping[str, str]]:
+    """``send()``'s answer, or the failure ``fault`` stands for."""
+    if fault is FaultKind.UNAVAILABLE:
+        raise RequestNotSent("connection refused (a fault of the test client)")  # type: ignore[no-untyped-call]
+    if fault is FaultKind.RATE_LIMIT:
+        return _RATE_LIMITED, 429, {"retry-after": "2"}
+    answer = send()
+    if fault is FaultKind.LOSE_RESPONSE:
+        raise stripe.APIConnectionError("read timed out (a fault of the test client)")  # type: ignore[no-untyped-call]
+    return answer
+
+
 class FaultyHTTPClient(StdlibHTTPClient):
     """:class:`~gigmarket_stripe.http.StdlibHTTPClient` that fails the next
     request of an operation as told (see the module docs)."""
@@ -168,28 +228,10 @@ class FaultyHTTPClient(StdlibHTTPClient):
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         super().__init__(timeout=timeout)
-        self._lock = threading.Lock()
-        self._faults: dict[Operation, list[FaultKind]] = {}
+        self._faults = _FaultQueue()
 
     def fail_next(self, operation: Operation, fault: Fault) -> bool:
-        if operation not in ROUTES or fault.kind not in (
-            FaultKind.UNAVAILABLE,
-            FaultKind.RATE_LIMIT,
-            FaultKind.LOSE_RESPONSE,
-        ):
-            return False
-        with self._lock:
-            self._faults.setdefault(operation, []).append(fault.kind)
-        return True
-
-    def _take(self, method: str, url: str) -> FaultKind | None:
-        path = urllib.parse.urlsplit(url).path
-        with self._lock:
-            for operation, (verb, pattern) in ROUTES.items():
-                queue = self._faults.get(operation)
-                if queue and verb == method.upper() and pattern.search(path):
-                    return queue.pop(0)
-        return None
+        return self._faults.arm(operation, fault)
 
     def request(
         self,
@@ -200,15 +242,10 @@ class FaultyHTTPClient(StdlibHTTPClient):
         *,
         _usage: list[str] | None = None,
     ) -> tuple[str, int, Mapping[str, str]]:
-        fault = self._take(method, url)
-        if fault is FaultKind.UNAVAILABLE:
-            raise RequestNotSent("connection refused (a fault of the test client)")  # type: ignore[no-untyped-call]
-        if fault is FaultKind.RATE_LIMIT:
-            return _RATE_LIMITED, 429, {"retry-after": "2"}
-        answer = super().request(method, url, headers, post_data)
-        if fault is FaultKind.LOSE_RESPONSE:
-            raise stripe.APIConnectionError("read timed out (a fault of the test client)")  # type: ignore[no-untyped-call]
-        return answer
+        fault = self._faults.take(method, url)
+        return _faulty(
+            fault, lambda: StdlibHTTPClient.request(self, method, url, headers, post_data)
+        )
 
 
 class LocalstripeHTTPClient(FaultyHTTPClient):
@@ -317,3 +354,99 @@ class LocalstripeDriver:
 
     def __repr__(self) -> str:
         return f"LocalstripeDriver(base_url={self.base_url!r})"
+
+
+class FakeConnectHTTPClient(stripe.HTTPClient):
+    """The ``stripe`` library's HTTP client for a
+    :class:`~gigmarket_stripe.fake_connect.FakeStripeConnect`: requests go to
+    the fake in memory, never to the network; faults as in :class:`FaultyHTTPClient`."""
+
+    name = "gigmarket-fake-connect"
+
+    def __init__(self, fake: FakeStripeConnect) -> None:
+        super().__init__()
+        self.fake = fake
+        self._faults = _FaultQueue()
+
+    def fail_next(self, operation: Operation, fault: Fault) -> bool:
+        return self._faults.arm(operation, fault)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[str, int, Mapping[str, str]]:
+        fault = self._faults.take(method, url)
+        return _faulty(fault, lambda: self.fake.handle(method, url, headers or {}, post_data))
+
+    def request_stream(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        return self.request(method, url, headers, post_data)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def __repr__(self) -> str:
+        return f"FakeConnectHTTPClient({self.fake!r})"
+
+
+class FakeConnectDriver:
+    """The kit's :class:`~gigmarket.testing.payments.SandboxDriver` for a
+    gateway on the fake of Stripe's Connect endpoints (built from Stripe's
+    published API shapes, not Stripe itself). It serves the disbursement
+    kit: no card payments (those run on localstripe)."""
+
+    def __init__(self, *, client: FakeConnectHTTPClient, webhook_secret: str, clock: Clock) -> None:
+        self.client = client
+        self._webhook_secret = webhook_secret
+        self._clock = clock
+        self._duplicate_next = False
+
+    def card_token(self, behaviour: CardBehaviour, code: DeclineCode | None = None) -> str | None:
+        return None  # the fake serves Connect only
+
+    def bank_token(self, behaviour: BankBehaviour) -> str | None:
+        return TEST_BANK_TOKENS.get(BankBehaviour(behaviour))
+
+    def fail_next(self, operation: Operation, fault: Fault) -> bool:
+        return self.client.fail_next(operation, fault)
+
+    def fail_next_webhook(self, fault: Fault) -> bool:
+        if fault.kind is not FaultKind.DUPLICATE:
+            return False
+        self._duplicate_next = True
+        return True
+
+    def settle_pending(self) -> None:
+        self.client.fake.advance()
+
+    def complete_action(self, charge_id: str, *, succeed: bool) -> bool:
+        return False
+
+    def webhooks(self) -> list[WebhookDelivery]:
+        """The fake's new events, signed as Stripe signs them, at the kit's clock."""
+        deliveries = []
+        for event in self.client.fake.new_events():
+            payload = json.dumps(event, sort_keys=True).encode()
+            now = int(self._clock.now().timestamp())
+            header = stripe_signature(self._webhook_secret, now, payload)
+            delivery = WebhookDelivery(payload=payload, headers={SIGNATURE_HEADER: header})
+            deliveries.append(delivery)
+            if self._duplicate_next:
+                self._duplicate_next = False
+                deliveries.append(delivery)
+        return deliveries
+
+    def __repr__(self) -> str:
+        return f"FakeConnectDriver({self.client.fake!r})"
