@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any, ClassVar, TypeVar
 
+import attrs
 import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
@@ -180,6 +181,7 @@ class OrderMachine(RuleBasedStateMachine):
             policy, buyer_fee=self.buyer_fee, commission=self.commission, top_rated=TOP_RATED
         )
         self.place_keys: dict[str, tuple[Offer, str, str]] = {}
+        self.their_keys: set[tuple[str, str]] = set()
         self.counter = itertools.count()
         self.first_seen: dict[str, datetime] = {}
         self.checks = 0
@@ -456,14 +458,15 @@ class OrderMachine(RuleBasedStateMachine):
         target=orders,
         data=st.data(),
         buyer=st.sampled_from(BUYERS),
-        key=st.sampled_from(["none", "new", "new", "replay", "misuse"]),
+        key=st.sampled_from(["none", "new", "new", "replay", "misuse", "theirs"]),
         pay_now=st.integers(0, 3),
     )
     def checkout(self, data: st.DataObject, buyer: str, key: str, pay_now: int) -> Any:
         """Place an order, and most of the time pay for it at once; now and then
-        replay a checkout key (the same order comes back), misuse one for another
-        buyer, or try to buy one's own gig."""
-        if key in ("replay", "misuse") and self.place_keys:
+        replay a checkout key (the same order comes back), misuse one for
+        another offer (refused), let another buyer pick the same key (keys are
+        scoped by buyer: an order of their own), or try to buy one's own gig."""
+        if key in ("replay", "misuse", "theirs") and self.place_keys:
             old = min(self.place_keys)
             offer, first_buyer, order_id = self.place_keys[old]
             if key == "replay":
@@ -471,12 +474,21 @@ class OrderMachine(RuleBasedStateMachine):
                     lambda: self.desk.place(offer, buyer_id=first_buyer, idempotency_key=old)
                 )
                 assert replay.id == order_id
-            else:
-                other = next(b for b in BUYERS if b != first_buyer)
+            elif key == "misuse":
+                other_offer = attrs.evolve(offer, quantity=2 if offer.quantity == 1 else 1)
                 self.refused(
                     IdempotencyConflict,
-                    lambda: self.desk.place(offer, buyer_id=other, idempotency_key=old),
+                    lambda: self.desk.place(other_offer, buyer_id=first_buyer, idempotency_key=old),
                 )
+            else:
+                other = next(b for b in BUYERS if b != first_buyer)
+                if (old, other) in self.their_keys:
+                    return multiple()
+                self.their_keys.add((old, other))
+                theirs = self.place(offer, other, old)
+                self.place_keys[old] = (offer, first_buyer, order_id)  # the first stays first
+                assert theirs != order_id
+                return theirs
             return multiple()
         offer = self.draw_offer(data)
         if data.draw(st.integers(0, 19), label="buyer is the seller") == 0:
