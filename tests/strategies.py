@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-from gigmarket._iso4217 import EXPONENTS
+from gigmarket._iso4217 import EXPONENTS, NO_MINOR_UNIT
 from gigmarket.catalog import SearchSort, SellerLevel
 from gigmarket.escrow.fees import Tier, Tiered
 from gigmarket.money import MAX_UNITS, Amount, RoundingMode
@@ -127,16 +127,27 @@ def aware_datetimes() -> st.SearchStrategy[datetime]:
 # -- money: every currency, the whole amount range, ratios (gigmarket.money) ---
 
 CURRENCIES_BY_EXPONENT: dict[int, tuple[str, ...]] = {
-    places: tuple(sorted(code for code, exponent in EXPONENTS.items() if exponent == places))
+    places: tuple(
+        sorted(
+            code
+            for code, exponent in EXPONENTS.items()
+            if exponent == places and code not in NO_MINOR_UNIT
+        )
+    )
     for places in sorted(set(EXPONENTS.values()))
 }
-"""Every code of gigmarket's ISO 4217 table, grouped by its number of decimals."""
+"""Every code of gigmarket's ISO 4217 table that is money (not XAU, XDR, XXX...),
+grouped by its number of decimals."""
 
 
 def iso_currencies(exponent: int | None = None) -> st.SearchStrategy[str]:
     """Any code in gigmarket's table (active and historic), or only the codes
     with ``exponent`` decimals."""
-    codes = sorted(EXPONENTS) if exponent is None else CURRENCIES_BY_EXPONENT[exponent]
+    codes = (
+        sorted(set(EXPONENTS) - NO_MINOR_UNIT)
+        if exponent is None
+        else CURRENCIES_BY_EXPONENT[exponent]
+    )
     return st.sampled_from(codes)
 
 

@@ -55,6 +55,7 @@ from gigmarket.orders.service import OrderDesk
 from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
 from gigmarket.payments.results import Charge, ChargeStatus, Payout
 from gigmarket.payments.secret import Secret
+from gigmarket.payments.webhooks import check_delivery
 from gigmarket.retry import retrying
 
 __all__ = ["Cashier", "CheckoutResult", "Withdrawal"]
@@ -494,7 +495,8 @@ class Cashier:
         :class:`~gigmarket.errors.WebhookVerificationFailed`: answer 400. A
         gateway that cannot be queried now raises a
         :class:`~gigmarket.errors.PaymentError`: answer 5xx, and it redelivers."""
-        return handle_webhook(self, payload, headers)
+        body, headers = check_delivery(payload, headers, gateway=self.collection.name)
+        return handle_webhook(self, body, headers)
 
     def reconcile(
         self, *, limit: int | None = None, progress: Callable[[int], None] | None = None
