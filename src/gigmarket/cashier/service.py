@@ -46,10 +46,11 @@ from gigmarket.errors import (
     TransitionNotAllowed,
     ValidationError,
     WrongActor,
+    brief,
 )
 from gigmarket.escrow import chart
 from gigmarket.ids import IdFactory, random_ids
-from gigmarket.money import Amount
+from gigmarket.money import Amount, currency_code
 from gigmarket.orders.model import Actor, Order, OrderState
 from gigmarket.orders.service import OrderDesk
 from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
@@ -57,8 +58,12 @@ from gigmarket.payments.results import Charge, ChargeStatus, Payout
 from gigmarket.payments.secret import Secret
 from gigmarket.payments.webhooks import check_delivery
 from gigmarket.retry import retrying
+from gigmarket.text import check_id, check_limit
 
 __all__ = ["Cashier", "CheckoutResult", "Withdrawal"]
+
+BATCH_LIMIT_MAX = 1_000_000
+"""The largest ``limit`` of one :meth:`Cashier.send_refunds` or :meth:`Cashier.reconcile`."""
 
 S = OperationStatus
 T = TypeVar("T")
@@ -201,6 +206,7 @@ class Cashier:
 
     def operation(self, operation_id: str) -> PaymentOperation:
         """One payment operation, as recorded."""
+        check_id(operation_id, "operation_id")
         with self._storage() as uow:
             op = uow.payments.get_operation(operation_id)
         if op is None:
@@ -209,6 +215,7 @@ class Cashier:
 
     def operations(self, subject: str) -> list[PaymentOperation]:
         """An order's or a seller's payment operations, oldest first."""
+        check_id(subject, "subject")
         with self._storage() as uow:
             return list(uow.payments.operations_for(subject))
 
@@ -433,6 +440,7 @@ class Cashier:
         A refused refund (a card closed since) is given to the buyer as
         credit instead; an unreachable gateway leaves it queued for next time.
         """
+        check_limit(limit, "limit", maximum=BATCH_LIMIT_MAX)
         with self._storage() as uow:
             queued = [
                 op
@@ -504,6 +512,10 @@ class Cashier:
         """Settle operations left open: lost answers, interrupted calls,
         pending charges and payouts, queued refunds. Safe to run repeatedly
         and concurrently with everything else."""
+        if limit is not None:
+            check_limit(limit, "limit", maximum=BATCH_LIMIT_MAX)
+        if progress is not None and not callable(progress):
+            raise ValidationError("a callable taking the count checked", field="progress")
         return reconcile(self, limit=limit, progress=progress)
 
     # -- sellers: payees and withdrawals ----------------------------------
@@ -521,6 +533,8 @@ class Cashier:
         """Register a seller's bank account (as the gateway's token) for payouts in ``currency``."""
         gateway = self._payouts()
         chart.check_party(seller_id, "seller_id")
+        if not isinstance(bank_token, Secret | str) or not bank_token:
+            raise ValidationError("the gateway's token for the bank account", field="bank_token")
         code = chart.seller_available(seller_id, currency).rsplit(":", 1)[1]
 
         def start(uow: CashierUnitOfWork) -> PaymentOperation:
@@ -546,6 +560,8 @@ class Cashier:
 
     def payee_of(self, seller_id: str, currency: str) -> str | None:
         """The gateway's id of the seller's active payee in ``currency``, if any."""
+        check_id(seller_id, "seller_id")
+        currency = currency_code(currency)
         with self._storage() as uow:
             return payee_of(uow, seller_id, currency)
 
@@ -621,6 +637,8 @@ class Cashier:
         cannot be sent again (the bank token is never kept): it fails, and
         the seller adds the account again.
         """
+        if not isinstance(op, PaymentOperation):
+            raise ValidationError(f"expected a PaymentOperation, not {brief(op)}", field="op")
         books = self.books
         if op.kind is OperationKind.REFUND:
             return self._send_refund(op.id, resend=True)

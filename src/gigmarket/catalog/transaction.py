@@ -255,6 +255,7 @@ class CatalogTransaction:
                 f"a version number from 1 to {_VERSION_MAX}, not {brief(version)}",
                 field="version",
             )
+        check_id(gig_id, "gig_id")
         number = self.gig(gig_id).current_version if version is None else version
         found = self.uow.catalog.get_version(gig_id, number)
         if found is None:

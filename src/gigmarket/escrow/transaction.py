@@ -359,6 +359,8 @@ class LedgerTransaction:
         idempotency_key: str | None = None,
     ) -> Hold:
         """Reserve ``amount`` of ``source``'s available balance for ``destination``."""
+        _check_code(source)
+        _check_code(destination)
         value = _as_amount(amount).require_positive()
         memo = _check_text(memo, "memo")
         refs = _check_references(references)

@@ -331,6 +331,8 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
     :class:`~gigmarket.errors.WebhookVerificationFailed` (see :func:`check_delivery`).
     """
     check_delivery(b"", headers)
+    if not isinstance(name, str):
+        raise ValidationError("a header name", field="name")
     wanted = name.lower()
     for key, value in headers.items():
         if key.lower() == wanted:
