@@ -239,13 +239,13 @@ class Cashier:
         self._abandon_waiting(order_id, buyer_id)
 
         def start(uow: CashierUnitOfWork) -> tuple[Order, PaymentOperation]:
-            order = uow.orders.get(order_id) if isinstance(order_id, str) else None
+            order = uow.orders.get(check_id(order_id, "order_id"))
             if order is None:
-                raise OrderNotFound(str(order_id))
+                raise OrderNotFound(order_id)
             refusal = {"order_id": order.id, "action": "checkout", "state": order.state.value}
             if buyer_id != order.buyer_id:
                 raise WrongActor(
-                    **refusal, actor="buyer", reason=f"{buyer_id!r} is not this order's buyer"
+                    **refusal, actor="buyer", reason=f"{brief(buyer_id)} is not this order's buyer"
                 )
             attempts = uow.payments.operations_for(order.id, OperationKind.PAYMENT)
             for attempt in attempts:
@@ -406,15 +406,15 @@ class Cashier:
             raise ValidationError("a payment source token is required", field="source")
 
         def start(uow: CashierUnitOfWork) -> tuple[Order, PaymentOperation]:
-            order = uow.orders.get(order_id) if isinstance(order_id, str) else None
+            order = uow.orders.get(check_id(order_id, "order_id"))
             if order is None:
-                raise OrderNotFound(str(order_id))
+                raise OrderNotFound(order_id)
             refusal = {"order_id": order.id, "action": "tip", "state": order.state.value}
             if order.state is not OrderState.COMPLETED:
                 raise TransitionNotAllowed(**refusal, actor="buyer")
             if buyer_id != order.buyer_id:
                 raise WrongActor(
-                    **refusal, actor="buyer", reason=f"{buyer_id!r} is not this order's buyer"
+                    **refusal, actor="buyer", reason=f"{brief(buyer_id)} is not this order's buyer"
                 )
             value.require_currency(order.currency)
             tips = uow.payments.operations_for(order.id, OperationKind.TIP)

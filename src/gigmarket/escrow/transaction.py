@@ -124,7 +124,7 @@ def _as_posting(item: object) -> Posting:
         posting = Posting(_check_code(item[0]), _as_amount(item[1]))
     else:
         raise ValidationError(
-            f"{item!r} is neither a Posting nor an (account, amount) pair", field="postings"
+            f"{brief(item)} is neither a Posting nor an (account, amount) pair", field="postings"
         )
     _check_code(posting.account)
     if not isinstance(posting.amount, Amount):
