@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-from gigmarket._iso4217 import EXPONENTS
+from gigmarket._iso4217 import EXPONENTS, NO_MINOR_UNIT
 from gigmarket.catalog import SearchSort, SellerLevel
 from gigmarket.escrow.fees import Tier, Tiered
 from gigmarket.money import MAX_UNITS, Amount, RoundingMode
@@ -33,6 +33,7 @@ __all__ = [
     "currencies",
     "gig_payload",
     "gig_payloads",
+    "hostile_values",
     "iso_currencies",
     "profile_payload",
     "rate_spellings",
@@ -127,16 +128,27 @@ def aware_datetimes() -> st.SearchStrategy[datetime]:
 # -- money: every currency, the whole amount range, ratios (gigmarket.money) ---
 
 CURRENCIES_BY_EXPONENT: dict[int, tuple[str, ...]] = {
-    places: tuple(sorted(code for code, exponent in EXPONENTS.items() if exponent == places))
+    places: tuple(
+        sorted(
+            code
+            for code, exponent in EXPONENTS.items()
+            if exponent == places and code not in NO_MINOR_UNIT
+        )
+    )
     for places in sorted(set(EXPONENTS.values()))
 }
-"""Every code of gigmarket's ISO 4217 table, grouped by its number of decimals."""
+"""Every code of gigmarket's ISO 4217 table that is money (not XAU, XDR, XXX...),
+grouped by its number of decimals."""
 
 
 def iso_currencies(exponent: int | None = None) -> st.SearchStrategy[str]:
     """Any code in gigmarket's table (active and historic), or only the codes
     with ``exponent`` decimals."""
-    codes = sorted(EXPONENTS) if exponent is None else CURRENCIES_BY_EXPONENT[exponent]
+    codes = (
+        sorted(set(EXPONENTS) - NO_MINOR_UNIT)
+        if exponent is None
+        else CURRENCIES_BY_EXPONENT[exponent]
+    )
     return st.sampled_from(codes)
 
 
@@ -371,3 +383,88 @@ def catalog_search_queries(draw: st.DrawFn) -> dict[str, object]:
     query["sort"] = sort
     query["limit"] = draw(st.sampled_from([1, 2, 3, 5, 12]))
     return query
+
+
+# -- hostile input: what a careless or malicious caller hands a public entry point --
+
+HUGE_TEXT = "x" * 10**6
+"""A million characters: an id or a text no field accepts, and no message may echo."""
+
+HOSTILE_CONSTANTS: tuple[object, ...] = (
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    2**63,
+    10**30,
+    -(10**30),
+    10**5000,  # repr() of this int raises ValueError: messages must not call it
+    1.5,
+    float("nan"),
+    float("inf"),
+    Decimal("NaN"),
+    Decimal("1E+999999"),
+    "",
+    " ",
+    HUGE_TEXT,
+    "\x00",
+    "nul\x00in the middle",
+    "a\u202eb",  # RIGHT-TO-LEFT OVERRIDE
+    "\u2066isolate\u2069",
+    "\ud800",  # a lone surrogate: no database can store it
+    "e\u0301",  # a combining mark
+    "\u0301",
+    "\x1b[2J\x1b[31mred",  # terminal escapes
+    "৫০",
+    "5০",
+    "line\nbreak",
+    "USD",
+    "XAU",
+    "a:b",
+    ["a"],
+    {"a": 1},
+    ("a",),
+    [],
+    {},
+    (),
+    {"a", "b"},
+    b"bytes",
+    bytearray(b"bytes"),
+    memoryview(b"bytes"),
+    object(),
+    datetime(2026, 1, 1, 9, 0, tzinfo=UTC).replace(tzinfo=None),  # naive
+    datetime(2026, 1, 1, 9, 0, tzinfo=UTC),
+    datetime.max.replace(tzinfo=timezone(timedelta(hours=-14))),
+    datetime.min.replace(tzinfo=timezone(timedelta(hours=14))),
+    timedelta(days=-1),
+    Amount(units=-100, currency="USD"),
+    Amount(units=0, currency="USD"),
+    Amount(units=1, currency="JPY"),
+    Amount(units=MAX_UNITS, currency="USD"),
+    Fraction(1, 3),
+    lambda: None,
+)
+
+
+def hostile_values() -> st.SearchStrategy[object]:
+    """Arguments no public entry point should take: wrong types, ``None``,
+    huge and negative numbers, odd Unicode (NUL, bidi overrides, lone
+    surrogates, combining marks, terminal escapes, a 10**6-character string),
+    containers where an id belongs. Every draw must be refused with a
+    ``GigmarketError`` (or accepted), never crash with a raw Python error."""
+    any_char = st.characters(codec=None, exclude_categories=())  # surrogates included
+    constants = st.sampled_from(HOSTILE_CONSTANTS)
+    return st.one_of(
+        constants,
+        constants,  # twice: the named cases are the ones that found bugs
+        constants,
+        st.text(any_char, max_size=40),
+        st.integers(),
+        st.lists(st.text(any_char, max_size=5), max_size=3),
+        st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3),
+        st.binary(max_size=20),
+        st.decimals(allow_nan=True, allow_infinity=True),
+        st.floats(),
+    )

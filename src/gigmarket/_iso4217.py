@@ -8,14 +8,16 @@ since (ZWG, XCG).
 
 Codes whose ISO minor unit is "N.A." (precious metals, SDR, test and
 "no currency" codes such as XAU, XDR, XTS, XXX) are listed with exponent 0,
-as py-moneyed does: whole units only.
+as py-moneyed does, so that the table stays comparable with py-moneyed's;
+they are also in :data:`NO_MINOR_UNIT`, and :mod:`gigmarket.money` refuses
+them as money.
 """
 
 from __future__ import annotations
 
 from types import MappingProxyType
 
-__all__ = ["EXPONENTS"]
+__all__ = ["EXPONENTS", "NO_MINOR_UNIT"]
 
 _NO_MINOR_UNIT = """
 ADP ALK AOK AON AOR BAN BEC BEL BGM BGO BIF BOL BUK BYR CLE CLP CSK DDM DJF ECS ESA ESB ESP
@@ -58,3 +60,16 @@ EXPONENTS: MappingProxyType[str, int] = MappingProxyType(
     }
 )
 """Currency code → number of decimal places of its minor unit."""
+
+NO_MINOR_UNIT: frozenset[str] = frozenset(
+    {
+        *("XAG", "XAU", "XPD", "XPT"),  # precious metals
+        *("XBA", "XBB", "XBC", "XBD", "XEU", "XFO", "XFU", "XRE", "XSU", "XUA"),  # units of account
+        *("XDR", "XTS", "XXX"),  # the SDR, testing, no currency
+    }
+)
+"""Codes whose ISO 4217 minor unit is "N.A.": precious metals (XAG, XAU, XPD,
+XPT), the IMF's SDR (XDR), bond-market and settlement units (XBA-XBD, XEU,
+XFO, XFU, XRE, XSU, XUA), the test code XTS and "no currency" XXX. They are
+units of account, not money with cents, and are refused as marketplace money.
+(XAF, XOF and XPF are real currencies without decimals and are not here.)"""

@@ -37,7 +37,10 @@ def require_aware(moment: object, field: str = "time") -> datetime:
         raise ValidationError(
             "naive datetimes are ambiguous; pass a timezone-aware one", field=field
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # datetime.min at UTC-14, say: no such instant in UTC
+        raise ValidationError("outside the range of datetimes in UTC", field=field) from None
 
 
 class SystemClock:

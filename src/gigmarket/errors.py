@@ -19,6 +19,7 @@ GigmarketError
 │   │   ├── PrecisionError .............. more decimals than the currency has
 │   │   └── AmountOutOfRange ............ beyond the sane bound, or not positive where required
 │   ├── UnknownCurrency (LookupError) ... not an ISO 4217 code gigmarket knows
+│   │   └── UnsupportedCurrency ......... an ISO code with no minor unit (XAU, XDR, XXX...)
 │   ├── CurrencyMismatch ................ two currencies where one was required
 │   └── InvalidRatios ................... allocate() ratios that cannot split anything
 ├── FeePolicyError ...................... a fee policy that cannot price this payment
@@ -126,6 +127,7 @@ __all__ = [
     "TransitionNotAllowed",
     "UnbalancedEntry",
     "UnknownCurrency",
+    "UnsupportedCurrency",
     "UnsupportedOperation",
     "UserNotFound",
     "ValidationError",
@@ -135,17 +137,52 @@ __all__ = [
 ]
 
 
+MESSAGE_MAX = 400
+"""The longest message an error carries, in characters. What a caller passed
+is quoted through :func:`brief`, and a message that still grows past this
+bound is cut, so a megabyte id never becomes a megabyte log line."""
+
+_QUOTE_MAX = 60
+
+
+def brief(value: object, limit: int = _QUOTE_MAX) -> str:
+    """``repr(value)`` for an error message, at most about ``limit`` characters.
+
+    A long repr keeps its start and says how long it was; an int too large to
+    print (``repr`` raises past ``sys.get_int_max_str_digits()`` digits) is
+    described by its size; a repr that fails is described by the type.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"<a {value.bit_length()}-bit integer>"
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ must not hide the error being reported
+        return f"<{type(value).__name__} object>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MESSAGE_MAX:
+        return message
+    return f"{message[: MESSAGE_MAX - 40]}... ({len(message)} characters in all)"
+
+
 class GigmarketError(Exception):
     """The root of every error gigmarket raises on purpose.
 
     ``code`` is a stable, machine-readable name for the error kind (the same
     string in every release), for hosts that map errors to HTTP answers or
-    translated messages.
+    translated messages. The message is at most :data:`MESSAGE_MAX`
+    characters: it quotes what the caller passed, never all of it; the
+    attributes keep the values themselves.
     """
 
     code: str = "gigmarket_error"
 
     def __init__(self, message: str) -> None:
+        message = _bounded(str(message))
         super().__init__(message)
         self.message = message
 
@@ -232,7 +269,27 @@ class UnknownCurrency(MoneyError, LookupError):
     code = "unknown_currency"
 
     def __init__(self, currency: object) -> None:
-        super().__init__(f"unknown currency code {currency!r}")
+        super().__init__(f"unknown currency code {brief(currency)}")
+        self.currency = currency
+
+
+class UnsupportedCurrency(UnknownCurrency):
+    """An ISO 4217 code that is not money a marketplace can move: one whose
+    minor unit ISO gives as "N.A." (precious metals such as XAU, the SDR XDR,
+    bond-market units, the test code XTS, "no currency" XXX).
+
+    These codes have no cents to count, so gigmarket refuses them rather than
+    guess whole units. ``currency`` is the code.
+    """
+
+    code = "unsupported_currency"
+
+    def __init__(self, currency: str) -> None:
+        MoneyError.__init__(
+            self,
+            f"{currency} is an ISO 4217 code without a minor unit (a metal, a fund or a "
+            "test code): gigmarket does not take it as money",
+        )
         self.currency = currency
 
 
@@ -295,7 +352,7 @@ class AccountNotFound(LedgerError, NotFound):
     code = "account_not_found"
 
     def __init__(self, account: str) -> None:
-        super().__init__(f"ledger account {account!r} does not exist")
+        super().__init__(f"ledger account {brief(account)} does not exist")
         self.account = account
 
 
@@ -305,7 +362,7 @@ class EntryNotFound(LedgerError, NotFound):
     code = "entry_not_found"
 
     def __init__(self, entry_id: str) -> None:
-        super().__init__(f"journal entry {entry_id!r} does not exist")
+        super().__init__(f"journal entry {brief(entry_id)} does not exist")
         self.entry_id = entry_id
 
 
@@ -315,7 +372,7 @@ class HoldNotFound(LedgerError, NotFound):
     code = "hold_not_found"
 
     def __init__(self, hold_id: str) -> None:
-        super().__init__(f"hold {hold_id!r} does not exist")
+        super().__init__(f"hold {brief(hold_id)} does not exist")
         self.hold_id = hold_id
 
 
@@ -339,7 +396,7 @@ class InsufficientFunds(LedgerError):
 
     def __init__(self, *, account: str, currency: str, available: int, requested: int) -> None:
         super().__init__(
-            f"account {account!r} has {available} minor units of {currency} available, "
+            f"account {brief(account)} has {available} minor units of {currency} available, "
             f"{requested} were requested"
         )
         self.account = account
@@ -364,7 +421,7 @@ class HoldAlreadyResolved(LedgerError):
     code = "hold_already_resolved"
 
     def __init__(self, *, hold_id: str, status: str) -> None:
-        super().__init__(f"hold {hold_id!r} is already {status}")
+        super().__init__(f"hold {brief(hold_id)} is already {status}")
         self.hold_id = hold_id
         self.status = status
 
@@ -376,7 +433,7 @@ class HoldExceeded(LedgerError):
 
     def __init__(self, *, hold_id: str, reserved: int, requested: int) -> None:
         super().__init__(
-            f"hold {hold_id!r} reserved {reserved} minor units, {requested} were requested"
+            f"hold {brief(hold_id)} reserved {reserved} minor units, {requested} were requested"
         )
         self.hold_id = hold_id
         self.reserved = reserved
@@ -389,7 +446,9 @@ class AlreadyReversed(LedgerError):
     code = "already_reversed"
 
     def __init__(self, *, entry_id: str, reversal_id: str) -> None:
-        super().__init__(f"journal entry {entry_id!r} was already reversed by {reversal_id!r}")
+        super().__init__(
+            f"journal entry {brief(entry_id)} was already reversed by {brief(reversal_id)}"
+        )
         self.entry_id = entry_id
         self.reversal_id = reversal_id
 
@@ -412,7 +471,7 @@ class UserNotFound(CatalogError, NotFound):
     code = "user_not_found"
 
     def __init__(self, account_id: str) -> None:
-        super().__init__(f"user account {account_id!r} does not exist")
+        super().__init__(f"user account {brief(account_id)} does not exist")
         self.account_id = account_id
 
 
@@ -422,7 +481,7 @@ class GigNotFound(CatalogError, NotFound):
     code = "gig_not_found"
 
     def __init__(self, gig_id: str) -> None:
-        super().__init__(f"gig {gig_id!r} does not exist")
+        super().__init__(f"gig {brief(gig_id)} does not exist")
         self.gig_id = gig_id
 
 
@@ -432,7 +491,7 @@ class GigVersionNotFound(CatalogError, NotFound):
     code = "gig_version_not_found"
 
     def __init__(self, *, gig_id: str, version: int) -> None:
-        super().__init__(f"gig {gig_id!r} has no version {version}")
+        super().__init__(f"gig {brief(gig_id)} has no version {version}")
         self.gig_id = gig_id
         self.version = version
 
@@ -447,7 +506,7 @@ class GigStateError(CatalogError):
     code = "gig_state_error"
 
     def __init__(self, *, gig_id: str, state: str, action: str) -> None:
-        super().__init__(f"cannot {action} gig {gig_id!r} while it is {state}")
+        super().__init__(f"cannot {action} gig {brief(gig_id)} while it is {state}")
         self.gig_id = gig_id
         self.state = state
         self.action = action
@@ -464,7 +523,7 @@ class GigIncomplete(CatalogError):
     code = "gig_incomplete"
 
     def __init__(self, *, gig_id: str, missing: tuple[str, ...]) -> None:
-        super().__init__(f"gig {gig_id!r} is incomplete: {', '.join(missing)}")
+        super().__init__(f"gig {brief(gig_id)} is incomplete: {', '.join(missing)}")
         self.gig_id = gig_id
         self.missing = missing
 
@@ -476,7 +535,7 @@ class StaleGigVersion(CatalogError):
 
     def __init__(self, *, gig_id: str, expected: int, actual: int) -> None:
         super().__init__(
-            f"gig {gig_id!r} is at version {actual}, the edit was based on version {expected}"
+            f"gig {brief(gig_id)} is at version {actual}, the edit was based on version {expected}"
         )
         self.gig_id = gig_id
         self.expected = expected
@@ -489,7 +548,7 @@ class NotGigOwner(CatalogError):
     code = "not_gig_owner"
 
     def __init__(self, *, gig_id: str, account_id: str) -> None:
-        super().__init__(f"gig {gig_id!r} does not belong to {account_id!r}")
+        super().__init__(f"gig {brief(gig_id)} does not belong to {brief(account_id)}")
         self.gig_id = gig_id
         self.account_id = account_id
 
@@ -500,7 +559,7 @@ class SellerSuspended(CatalogError):
     code = "seller_suspended"
 
     def __init__(self, account_id: str) -> None:
-        super().__init__(f"account {account_id!r} is suspended")
+        super().__init__(f"account {brief(account_id)} is suspended")
         self.account_id = account_id
 
 
@@ -514,7 +573,7 @@ class NotOrderable(CatalogError):
     code = "not_orderable"
 
     def __init__(self, *, gig_id: str, reason: str, state: str | None = None) -> None:
-        super().__init__(f"gig {gig_id!r} cannot be ordered: {reason.replace('_', ' ')}")
+        super().__init__(f"gig {brief(gig_id)} cannot be ordered: {reason.replace('_', ' ')}")
         self.gig_id = gig_id
         self.reason = reason
         self.state = state
@@ -547,7 +606,7 @@ class OrderNotFound(OrderError, NotFound):
     code = "order_not_found"
 
     def __init__(self, order_id: str) -> None:
-        super().__init__(f"order {order_id!r} does not exist")
+        super().__init__(f"order {brief(order_id)} does not exist")
         self.order_id = order_id
 
 
@@ -570,7 +629,9 @@ class TransitionNotAllowed(OrderError):
         reason: str = "",
     ) -> None:
         detail = f": {reason}" if reason else ""
-        super().__init__(f"order {order_id!r}: {actor} cannot {action} while it is {state}{detail}")
+        super().__init__(
+            f"order {brief(order_id)}: {actor} cannot {action} while it is {state}{detail}"
+        )
         self.order_id = order_id
         self.action = action
         self.state = state
@@ -598,7 +659,9 @@ class PaymentMismatch(OrderError):
     code = "payment_mismatch"
 
     def __init__(self, *, order_id: str, expected: str, received: str) -> None:
-        super().__init__(f"order {order_id!r} charges {expected}, a payment of {received} arrived")
+        super().__init__(
+            f"order {brief(order_id)} charges {expected}, a payment of {received} arrived"
+        )
         self.order_id = order_id
         self.expected = expected
         self.received = received
@@ -630,10 +693,9 @@ class IdempotencyConflict(GigmarketError):
     code = "idempotency_conflict"
 
     def __init__(self, *, key: str, operation: str, scope: str | None = None) -> None:
-        shown = key if len(key) <= 80 else f"{key[:77]}..."
-        where = "" if scope is None else f" in scope {scope!r}"
+        where = "" if scope is None else f" in scope {brief(scope)}"
         super().__init__(
-            f"idempotency key {shown!r}{where} was already used for a different {operation}"
+            f"idempotency key {brief(key)}{where} was already used for a different {operation}"
         )
         self.key = key
         self.operation = operation
@@ -838,7 +900,7 @@ class PaymentNotFound(PaymentError, NotFound):
     code = "payment_not_found"
 
     def __init__(self, *, gateway: str, operation: str, object_id: str) -> None:
-        super().__init__(f"no object {object_id!r}", gateway=gateway, operation=operation)
+        super().__init__(f"no object {brief(object_id)}", gateway=gateway, operation=operation)
         self.object_id = object_id
 
 
@@ -855,7 +917,7 @@ class GatewayIdempotencyConflict(PaymentError, IdempotencyConflict):
 
     def __init__(self, *, gateway: str, operation: str, idempotency_key: str) -> None:
         super().__init__(
-            f"idempotency key {idempotency_key!r} was already used with other parameters",
+            f"idempotency key {brief(idempotency_key)} was already used with other parameters",
             gateway=gateway,
             operation=operation,
             idempotency_key=idempotency_key,
@@ -894,7 +956,7 @@ class PaymentInProgress(CashierError):
 
     def __init__(self, *, order_id: str, operation_id: str, status: str) -> None:
         super().__init__(
-            f"order {order_id!r} has payment {operation_id!r} {status}: "
+            f"order {brief(order_id)} has payment {brief(operation_id)} {status}: "
             + ("it is paid" if status == "succeeded" else "reconcile it before charging again")
         )
         self.order_id = order_id
@@ -910,6 +972,6 @@ class WithdrawalRefused(CashierError):
     code = "withdrawal_refused"
 
     def __init__(self, message: str, *, seller_id: str, reason: str) -> None:
-        super().__init__(f"seller {seller_id!r} cannot withdraw: {message}")
+        super().__init__(f"seller {brief(seller_id)} cannot withdraw: {message}")
         self.seller_id = seller_id
         self.reason = reason

@@ -307,9 +307,15 @@ class Marketplace:
             "debt": self._posted(chart.seller_debt(seller_id, currency), currency),
         }
 
-    def balance(self, account: str) -> Balance:
-        """The ledger balance of one account (see :mod:`gigmarket.escrow.chart`)."""
-        return self.ledger.balance(account)
+    def balance(self, account: str, currency: str | None = None) -> Balance:
+        """The ledger balance of one account (see :mod:`gigmarket.escrow.chart`).
+
+        An account no money has touched yet reads zero, in the currency its
+        code names (``seller:7:available:USD``) or, for a code that names none
+        (``escrow:order:42``), in ``currency``. See
+        :meth:`gigmarket.escrow.transaction.LedgerTransaction.balance`.
+        """
+        return self.ledger.balance(account, currency)
 
     def _posted(self, code: str, currency: str) -> Amount:
         with self.ledger.transaction() as tx:

@@ -15,6 +15,12 @@ Traceback (most recent call last):
 ...
 gigmarket.errors.PrecisionError: 10.005 has more decimals than USD allows (2)
 
+Parsing is strict: :meth:`Amount.of` reads ASCII digits only (``"৫০"`` is
+refused, not read as 50), and ISO codes without a minor unit (XAU, XDR,
+XXX...) are not money. :meth:`Amount.parse_localized` reads an amount
+written in one script's digits (Bengali, Arabic-Indic, fullwidth...), for the
+forms that want it.
+
 The only places gigmarket rounds are the ones it names: a percentage of an
 amount (:func:`percentage`, :func:`split_fee`) rounds once, under a
 :class:`RoundingMode` the caller chose, and :func:`allocate` splits by largest
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -33,7 +40,7 @@ from typing import TypeAlias
 import attrs
 from moneyed import CURRENCIES, Currency, Money
 
-from gigmarket._iso4217 import EXPONENTS
+from gigmarket._iso4217 import EXPONENTS, NO_MINOR_UNIT
 from gigmarket.errors import (
     AmountOutOfRange,
     CurrencyMismatch,
@@ -41,7 +48,9 @@ from gigmarket.errors import (
     InvalidRatios,
     PrecisionError,
     UnknownCurrency,
+    UnsupportedCurrency,
     ValidationError,
+    brief,
 )
 
 __all__ = [
@@ -76,18 +85,39 @@ AmountLike: TypeAlias = "Amount | Money | Decimal | int | str"
 RateLike: TypeAlias = "Decimal | int | str | Fraction"
 """What :func:`parse_rate` accepts: ``Decimal("0.2")``, ``"0.2"``, ``"20%"``."""
 
-_PLAIN_DECIMAL = re.compile(r"[+-]?\d+(?:\.\d+)?")
+# re.ASCII: without it ``\d`` matches every script's digits, and "5০" (a five
+# and a Bengali zero) would read as 50.
+_PLAIN_DECIMAL = re.compile(r"[+-]?\d+(?:\.\d+)?", re.ASCII)
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+
+_LOCAL_PUNCTUATION = {
+    "\u066b": ".",  # ARABIC DECIMAL SEPARATOR
+    "\uff0e": ".",  # FULLWIDTH FULL STOP
+    "\u2212": "-",  # MINUS SIGN
+    "\uff0b": "+",  # FULLWIDTH PLUS SIGN
+    "\uff0d": "-",  # FULLWIDTH HYPHEN-MINUS
+}
+"""What :meth:`Amount.parse_localized` reads as a decimal point or a sign."""
+
+_MAX_LOCALIZED_CHARS = 100
 
 
 def currency_code(currency: object) -> str:
     """Return the ISO 4217 code for ``currency`` (a code string or a py-moneyed
-    ``Currency``), upper-cased, or raise :class:`UnknownCurrency`."""
+    ``Currency``), upper-cased, or raise :class:`UnknownCurrency`.
+
+    Codes without a minor unit (XAU, XDR, XTS, XXX...: see
+    :data:`gigmarket._iso4217.NO_MINOR_UNIT`) raise
+    :class:`~gigmarket.errors.UnsupportedCurrency`: they are units of account,
+    not money a marketplace can move.
+    """
     code = getattr(currency, "code", currency)
     # isascii() first: Unicode case mapping would otherwise turn "uſd" into "USD".
     if isinstance(code, str) and code.isascii():
         upper = code.upper()
         if _CURRENCY_CODE.fullmatch(upper) and upper in EXPONENTS:
+            if upper in NO_MINOR_UNIT:
+                raise UnsupportedCurrency(upper)
             return upper
     raise UnknownCurrency(currency)
 
@@ -169,6 +199,8 @@ def _validate_units(instance: Amount, attribute: attrs.Attribute[int], units: ob
 def _validate_currency(instance: Amount, attribute: attrs.Attribute[str], currency: object) -> None:
     if not isinstance(currency, str) or currency not in EXPONENTS:
         raise UnknownCurrency(currency)
+    if currency in NO_MINOR_UNIT:
+        raise UnsupportedCurrency(currency)
 
 
 @attrs.frozen(repr=True, order=False)
@@ -211,11 +243,11 @@ class Amount:
                 )
             return cls(units=_decimal_to_units(value.amount, code, value), currency=code)
         if currency is None:
-            raise InvalidAmount(f"{value!r} needs a currency", value=value)
+            raise InvalidAmount(f"{brief(value)} needs a currency", value=value)
         code = currency_code(currency)
         if isinstance(value, bool | float):
             raise InvalidAmount(
-                f"{value!r} is a {type(value).__name__}; amounts must be exact: "
+                f"{brief(value)} is a {type(value).__name__}; amounts must be exact: "
                 "pass a str, Decimal or int",
                 value=value,
             )
@@ -231,10 +263,51 @@ class Amount:
             text = value.strip()
             if not _PLAIN_DECIMAL.fullmatch(text):
                 raise InvalidAmount(
-                    f"{value!r} is not a plain decimal number such as '1234.50'", value=value
+                    f"{brief(value)} is not a plain decimal number such as '1234.50'",
+                    value=value,
                 )
             return cls(units=_decimal_to_units(Decimal(text), code, value), currency=code)
         raise InvalidAmount(f"cannot read an amount from a {type(value).__name__}", value=value)
+
+    @classmethod
+    def parse_localized(cls, value: str, currency: object) -> Amount:
+        """Parse an amount typed with one script's digits, exactly.
+
+        :meth:`of` reads ASCII digits only. A form where people type in their
+        own script calls this instead: ``Amount.parse_localized("৫০.২৫", "BDT")``
+        is 50.25 BDT. Any script's decimal digits are read (Bengali ০-৯,
+        Arabic-Indic ٠-٩, Extended Arabic-Indic ۰-۹, Devanagari ०-९,
+        fullwidth ０-９...), as long as *all* digits of the value come from the
+        same script: ``"5০"`` mixes ASCII and Bengali and is refused, since
+        that is a typo or a spoof, not a number. The decimal point may be
+        ``.``, the Arabic decimal separator ``٫`` or the fullwidth ``．``; a
+        sign may be ``+``, ``-`` or ``−`` (U+2212). Grouping separators are
+        refused, as in :meth:`of`, and so is everything else :meth:`of` refuses.
+        """
+        if not isinstance(value, str):
+            raise InvalidAmount(
+                f"parse_localized reads text, not a {type(value).__name__}", value=value
+            )
+        if len(value) > _MAX_LOCALIZED_CHARS:
+            raise AmountOutOfRange(f"{brief(value)} is too long to be an amount", value=value)
+        ascii_chars: list[str] = []
+        zeros: set[int] = set()
+        for char in value.strip():
+            digit = unicodedata.decimal(char, None)
+            if digit is not None:
+                zeros.add(ord(char) - digit)  # the code point of this script's zero
+                ascii_chars.append(str(digit))
+            else:
+                ascii_chars.append(_LOCAL_PUNCTUATION.get(char, char))
+        if len(zeros) > 1:
+            raise InvalidAmount(f"{brief(value)} mixes the digits of several scripts", value=value)
+        text = "".join(ascii_chars)
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            raise InvalidAmount(
+                f"{brief(value)} is not a plain decimal number such as '1234.50'", value=value
+            )
+        code = currency_code(currency)
+        return cls(units=_decimal_to_units(Decimal(text), code, value), currency=code)
 
     @classmethod
     def zero(cls, currency: object) -> Amount:
@@ -332,7 +405,7 @@ def round_fraction(value: Fraction, mode: RoundingMode) -> int:
     if not isinstance(mode, RoundingMode):
         # Checked up front: an unknown mode would otherwise fall through every
         # branch below and truncate silently, and only when there is a remainder.
-        raise ValidationError(f"must be a RoundingMode, not {mode!r}", field="rounding")
+        raise ValidationError(f"must be a RoundingMode, not {brief(mode)}", field="rounding")
     negative = value < 0
     magnitude = -value if negative else value
     whole, remainder = divmod(magnitude.numerator, magnitude.denominator)
@@ -374,14 +447,14 @@ def parse_rate(rate: RateLike) -> Fraction:
     original = rate
     if isinstance(rate, bool | float):
         raise InvalidAmount(
-            f"rate {rate!r} is a {type(rate).__name__}; pass a Decimal or a str", value=rate
+            f"rate {brief(rate)} is a {type(rate).__name__}; pass a Decimal or a str", value=rate
         )
     if isinstance(rate, str):
         text = rate.strip()
         percent = text.endswith("%")
         text = text.removesuffix("%").strip()
         if not _PLAIN_DECIMAL.fullmatch(text) or len(text) > 2 * _MAX_RATIONAL_DIGITS + 2:
-            raise InvalidAmount(f"rate {original!r} is not a plain decimal", value=original)
+            raise InvalidAmount(f"rate {brief(original)} is not a plain decimal", value=original)
         rate = Fraction(Decimal(text)) / (100 if percent else 1)
     elif isinstance(rate, Decimal):
         if not rate.is_finite():
@@ -398,7 +471,7 @@ def parse_rate(rate: RateLike) -> Fraction:
     elif not _bounded(rate):
         raise AmountOutOfRange("a rate with this many digits is absurd", value=original)
     if rate < 0:
-        raise AmountOutOfRange(f"rate {original!r} is negative", value=original)
+        raise AmountOutOfRange(f"rate {brief(original)} is negative", value=original)
     return rate
 
 
@@ -444,7 +517,9 @@ def _ratio(value: object, ratios: object) -> Fraction:
     # ``ratios`` is the whole sequence, so that ``InvalidRatios.ratios`` means the
     # same thing whichever rule was broken; the message names the culprit.
     if isinstance(value, bool) or not isinstance(value, int | Decimal | Fraction):
-        raise InvalidRatios(f"ratio {value!r} must be an int, Decimal or Fraction", ratios=ratios)
+        raise InvalidRatios(
+            f"ratio {brief(value)} must be an int, Decimal or Fraction", ratios=ratios
+        )
     if isinstance(value, Decimal) and not value.is_finite():
         raise InvalidRatios(f"ratio {value} is not finite", ratios=ratios)
     if not _bounded(value):

@@ -21,7 +21,7 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gigmarket._iso4217 import EXPONENTS
+from gigmarket._iso4217 import EXPONENTS, NO_MINOR_UNIT
 from gigmarket.money import (
     MAX_UNITS,
     Amount,
@@ -195,7 +195,7 @@ def test_parse_rate_reads_every_spelling_exactly(
 
 @given(units=st.one_of(st.integers(-1000, 1000), st.integers(-MAX_UNITS, MAX_UNITS)))
 def test_money_round_trips_in_every_currency(units: int) -> None:
-    for code in EXPONENTS:
+    for code in sorted(set(EXPONENTS) - NO_MINOR_UNIT):
         amount = Amount(units=units, currency=code)
         money = amount.to_money()
         assert Amount.of(money) == amount

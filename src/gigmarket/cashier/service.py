@@ -46,19 +46,25 @@ from gigmarket.errors import (
     TransitionNotAllowed,
     ValidationError,
     WrongActor,
+    brief,
 )
 from gigmarket.escrow import chart
 from gigmarket.idempotency import remember, replayed, scoped
 from gigmarket.ids import IdFactory, random_ids
-from gigmarket.money import Amount
+from gigmarket.money import Amount, currency_code
 from gigmarket.orders.model import Actor, Order, OrderState
 from gigmarket.orders.service import OrderDesk
 from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
 from gigmarket.payments.results import Charge, ChargeStatus, Payout
 from gigmarket.payments.secret import Secret
+from gigmarket.payments.webhooks import check_delivery
 from gigmarket.retry import retrying
+from gigmarket.text import check_id, check_limit
 
 __all__ = ["Cashier", "CheckoutResult", "Withdrawal"]
+
+BATCH_LIMIT_MAX = 1_000_000
+"""The largest ``limit`` of one :meth:`Cashier.send_refunds` or :meth:`Cashier.reconcile`."""
 
 S = OperationStatus
 T = TypeVar("T")
@@ -201,6 +207,7 @@ class Cashier:
 
     def operation(self, operation_id: str) -> PaymentOperation:
         """One payment operation, as recorded."""
+        check_id(operation_id, "operation_id")
         with self._storage() as uow:
             op = uow.payments.get_operation(operation_id)
         if op is None:
@@ -209,6 +216,7 @@ class Cashier:
 
     def operations(self, subject: str) -> list[PaymentOperation]:
         """An order's or a seller's payment operations, oldest first."""
+        check_id(subject, "subject")
         with self._storage() as uow:
             return list(uow.payments.operations_for(subject))
 
@@ -232,13 +240,13 @@ class Cashier:
         self._abandon_waiting(order_id, buyer_id)
 
         def start(uow: CashierUnitOfWork) -> tuple[Order, PaymentOperation]:
-            order = uow.orders.get(order_id) if isinstance(order_id, str) else None
+            order = uow.orders.get(check_id(order_id, "order_id"))
             if order is None:
-                raise OrderNotFound(str(order_id))
+                raise OrderNotFound(order_id)
             refusal = {"order_id": order.id, "action": "checkout", "state": order.state.value}
             if buyer_id != order.buyer_id:
                 raise WrongActor(
-                    **refusal, actor="buyer", reason=f"{buyer_id!r} is not this order's buyer"
+                    **refusal, actor="buyer", reason=f"{brief(buyer_id)} is not this order's buyer"
                 )
             attempts = uow.payments.operations_for(order.id, OperationKind.PAYMENT)
             for attempt in attempts:
@@ -399,15 +407,15 @@ class Cashier:
             raise ValidationError("a payment source token is required", field="source")
 
         def start(uow: CashierUnitOfWork) -> tuple[Order, PaymentOperation]:
-            order = uow.orders.get(order_id) if isinstance(order_id, str) else None
+            order = uow.orders.get(check_id(order_id, "order_id"))
             if order is None:
-                raise OrderNotFound(str(order_id))
+                raise OrderNotFound(order_id)
             refusal = {"order_id": order.id, "action": "tip", "state": order.state.value}
             if order.state is not OrderState.COMPLETED:
                 raise TransitionNotAllowed(**refusal, actor="buyer")
             if buyer_id != order.buyer_id:
                 raise WrongActor(
-                    **refusal, actor="buyer", reason=f"{buyer_id!r} is not this order's buyer"
+                    **refusal, actor="buyer", reason=f"{brief(buyer_id)} is not this order's buyer"
                 )
             value.require_currency(order.currency)
             tips = uow.payments.operations_for(order.id, OperationKind.TIP)
@@ -433,6 +441,7 @@ class Cashier:
         A refused refund (a card closed since) is given to the buyer as
         credit instead; an unreachable gateway leaves it queued for next time.
         """
+        check_limit(limit, "limit", maximum=BATCH_LIMIT_MAX)
         with self._storage() as uow:
             queued = [
                 op
@@ -495,7 +504,8 @@ class Cashier:
         :class:`~gigmarket.errors.WebhookVerificationFailed`: answer 400. A
         gateway that cannot be queried now raises a
         :class:`~gigmarket.errors.PaymentError`: answer 5xx, and it redelivers."""
-        return handle_webhook(self, payload, headers)
+        body, headers = check_delivery(payload, headers, gateway=self.collection.name)
+        return handle_webhook(self, body, headers)
 
     def reconcile(
         self, *, limit: int | None = None, progress: Callable[[int], None] | None = None
@@ -503,6 +513,10 @@ class Cashier:
         """Settle operations left open: lost answers, interrupted calls,
         pending charges and payouts, queued refunds. Safe to run repeatedly
         and concurrently with everything else."""
+        if limit is not None:
+            check_limit(limit, "limit", maximum=BATCH_LIMIT_MAX)
+        if progress is not None and not callable(progress):
+            raise ValidationError("a callable taking the count checked", field="progress")
         return reconcile(self, limit=limit, progress=progress)
 
     # -- sellers: payees and withdrawals ----------------------------------
@@ -520,6 +534,8 @@ class Cashier:
         """Register a seller's bank account (as the gateway's token) for payouts in ``currency``."""
         gateway = self._payouts()
         chart.check_party(seller_id, "seller_id")
+        if not isinstance(bank_token, Secret | str) or not bank_token:
+            raise ValidationError("the gateway's token for the bank account", field="bank_token")
         code = chart.seller_available(seller_id, currency).rsplit(":", 1)[1]
 
         def start(uow: CashierUnitOfWork) -> PaymentOperation:
@@ -545,6 +561,8 @@ class Cashier:
 
     def payee_of(self, seller_id: str, currency: str) -> str | None:
         """The gateway's id of the seller's active payee in ``currency``, if any."""
+        check_id(seller_id, "seller_id")
+        currency = currency_code(currency)
         with self._storage() as uow:
             return payee_of(uow, seller_id, currency)
 
@@ -624,6 +642,8 @@ class Cashier:
         cannot be sent again (the bank token is never kept): it fails, and
         the seller adds the account again.
         """
+        if not isinstance(op, PaymentOperation):
+            raise ValidationError(f"expected a PaymentOperation, not {brief(op)}", field="op")
         books = self.books
         if op.kind is OperationKind.REFUND:
             return self._send_refund(op.id, resend=True)

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from gigmarket.catalog.limits import DESCRIPTION_MIN_TO_PUBLISH
-from gigmarket.errors import GigStateError, ValidationError
+from gigmarket.catalog.limits import DESCRIPTION_MIN_TO_PUBLISH, EXTRAS_MAX
+from gigmarket.errors import GigStateError, ValidationError, brief
 from gigmarket.money import Amount
 
 if TYPE_CHECKING:
@@ -243,20 +243,25 @@ class GigVersion:
 
     def package(self, name: str) -> Package:
         """The package called ``name`` (case-insensitive), or a ValidationError."""
+        if not isinstance(name, str):
+            raise ValidationError(f"a package name, not {brief(name)}", field="package")
         for package in self.content.packages:
             if package.name.casefold() == name.casefold():
                 return package
         raise ValidationError(
-            f"gig {self.gig_id!r} version {self.number} has no package {name!r}", field="package"
+            f"gig {self.gig_id!r} version {self.number} has no package {brief(name)}",
+            field="package",
         )
 
     def extra(self, name: str) -> Extra:
         """The extra called ``name`` (case-insensitive), or a ValidationError."""
+        if not isinstance(name, str):
+            raise ValidationError(f"an extra's name, not {brief(name)}", field="extras")
         for extra in self.content.extras:
             if extra.name.casefold() == name.casefold():
                 return extra
         raise ValidationError(
-            f"gig {self.gig_id!r} version {self.number} has no extra {name!r}", field="extras"
+            f"gig {self.gig_id!r} version {self.number} has no extra {brief(name)}", field="extras"
         )
 
     def quote(self, package: str, extras: Sequence[str] = ()) -> Quote:
@@ -265,8 +270,11 @@ class GigVersion:
         Delivery never drops below one day however many fast-delivery extras
         are chosen; unlimited revisions stay unlimited.
         """
-        if isinstance(extras, str):
+        given: object = extras
+        if isinstance(given, str | bytes) or not isinstance(given, Sequence):
             raise ValidationError("pass a sequence of extra names, not one string", field="extras")
+        if len(given) > EXTRAS_MAX:
+            raise ValidationError(f"at most {EXTRAS_MAX} extras", field="extras")
         chosen = self.package(package)
         picked = [self.extra(name) for name in extras]
         if len({extra.name for extra in picked}) != len(picked):

@@ -3,12 +3,16 @@
 They resemble what large freelance marketplaces enforce (an 80-character
 title, five tags, a 1,200-character description, three packages) and exist for
 the same reasons: search results stay readable, and nobody stores a novel in a
-tag. Lengths are in Unicode code points after NFC normalisation. Prices are
+tag. Lengths are in Unicode code points after NFC normalisation. The limits of
+text kept on orders (reviews, reasons, answers) are in :mod:`gigmarket.text`,
+with the rules every free text obeys; ``REASON_MAX`` is shared from there. Prices are
 not here: their range is per currency and configurable
 (:class:`~gigmarket.catalog.taxonomy.GigRules`).
 """
 
 from __future__ import annotations
+
+from gigmarket.text import REASON_MAX
 
 __all__ = [
     "DESCRIPTION_MAX",
@@ -55,7 +59,6 @@ PROFILE_DESCRIPTION_MAX = 600
 SKILLS_MAX = 15
 SKILL_MAX = 30
 LANGUAGES_MAX = 10
-REASON_MAX = 500
 
 # gigs
 TITLE_MIN = 15

@@ -31,7 +31,7 @@ from types import MappingProxyType
 
 import attrs
 
-from gigmarket.errors import LevelPolicyError, ValidationError
+from gigmarket.errors import LevelPolicyError, ValidationError, brief
 from gigmarket.money import Amount, AmountLike, parse_rate
 
 __all__ = [
@@ -74,7 +74,7 @@ def parse_rating(value: object, field: str = "rating") -> Decimal:
     try:
         rating = Decimal(value.strip() if isinstance(value, str) else value)
     except ArithmeticError:
-        raise ValidationError(f"{value!r} is not a number", field=field) from None
+        raise ValidationError(f"{brief(value)} is not a number", field=field) from None
     if not rating.is_finite() or not Decimal(1) <= rating <= Decimal(5):
         raise ValidationError("a rating is between 1 and 5", field=field)
     exponent = rating.as_tuple().exponent

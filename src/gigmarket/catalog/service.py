@@ -32,7 +32,7 @@ from gigmarket.catalog.search import GigSearch, GigSearchProvider, SearchPage, S
 from gigmarket.catalog.taxonomy import GigRules
 from gigmarket.catalog.transaction import CatalogTransaction
 from gigmarket.clock import Clock, SystemClock
-from gigmarket.errors import LevelPolicyError
+from gigmarket.errors import LevelPolicyError, ValidationError, brief
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount
 
@@ -195,6 +195,8 @@ class Catalog:
 
     def search(self, query: SearchQuery) -> SearchPage:
         """Find active gigs; see :mod:`gigmarket.catalog.search` for the rules."""
+        if not isinstance(query, SearchQuery):
+            raise ValidationError(f"expected a SearchQuery, not {brief(query)}", field="query")
         return self.searcher.search(query)
 
     # -- reputation

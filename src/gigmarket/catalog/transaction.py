@@ -48,12 +48,20 @@ from gigmarket.errors import (
     StaleGigVersion,
     UserNotFound,
     ValidationError,
+    brief,
 )
 from gigmarket.idempotency import fingerprint, remember, replayed, scoped
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount
 
 __all__ = ["CatalogTransaction"]
+
+_VERSION_MAX = 2**31 - 1
+
+
+def _require(value: object, kind: type, field: str) -> None:
+    if not isinstance(value, kind):
+        raise ValidationError(f"expected a {kind.__name__}, not {brief(value)}", field=field)
 
 
 @attrs.define
@@ -72,6 +80,7 @@ class CatalogTransaction:
         self, command: CreateAccount, *, idempotency_key: str | None = None
     ) -> UserAccount:
         """Open an account; a taken username is a ValidationError on ``username``."""
+        _require(command, CreateAccount, "command")
         digest = fingerprint(command.model_dump(mode="json"))
         key = scoped(idempotency_key, "create_account")
         previous = replayed(self.uow.idempotency, key, "create_account", digest)
@@ -85,7 +94,7 @@ class CatalogTransaction:
         return account
 
     def account(self, account_id: str) -> UserAccount:
-        account = self.uow.catalog.get_account(account_id)
+        account = self.uow.catalog.get_account(check_id(account_id, "account_id"))
         if account is None:
             raise UserNotFound(account_id)
         return account
@@ -97,6 +106,7 @@ class CatalogTransaction:
 
     def set_up_profile(self, account_id: str, command: SetUpProfile) -> SellerProfile:
         """Create or replace the account's seller profile."""
+        _require(command, SetUpProfile, "command")
         account = self._active_seller(account_id)
         profile = SellerProfile.from_command(command, account=account, now=self.clock.now())
         self.uow.catalog.save_profile(profile)
@@ -127,6 +137,8 @@ class CatalogTransaction:
         self, seller_id: str, command: CreateGig, *, idempotency_key: str | None = None
     ) -> Gig:
         """Store a new draft gig with its version 1."""
+        _require(command, CreateGig, "command")
+        check_id(seller_id, "seller_id")
         digest = fingerprint({"seller": seller_id, "gig": command.model_dump(mode="json")})
         key = scoped(idempotency_key, "create_gig", party=seller_id, party_field="seller_id")
         previous = replayed(self.uow.idempotency, key, "create_gig", digest)
@@ -163,6 +175,9 @@ class CatalogTransaction:
         A published (active or paused) gig must stay complete. An edit that
         changes nothing stores nothing and returns the current version.
         """
+        _require(command, UpdateGig, "command")
+        check_id(gig_id, "gig_id")
+        check_id(seller_id, "seller_id")
         digest = fingerprint(
             {"gig": gig_id, "seller": seller_id, "update": command.model_dump(mode="json")}
         )
@@ -227,13 +242,23 @@ class CatalogTransaction:
         return self._apply(self.gig(gig_id), GigAction.DENY, reason=reason)
 
     def gig(self, gig_id: str) -> Gig:
-        gig = self.uow.catalog.get_gig(gig_id)
+        gig = self.uow.catalog.get_gig(check_id(gig_id, "gig_id"))
         if gig is None:
             raise GigNotFound(gig_id)
         return gig
 
     def gig_version(self, gig_id: str, version: int | None = None) -> GigVersion:
         """Version ``version`` of a gig (the current one when ``None``), frozen forever."""
+        if version is not None and (
+            isinstance(version, bool)
+            or not isinstance(version, int)
+            or not 1 <= version <= _VERSION_MAX
+        ):
+            raise ValidationError(
+                f"a version number from 1 to {_VERSION_MAX}, not {brief(version)}",
+                field="version",
+            )
+        check_id(gig_id, "gig_id")
         number = self.gig(gig_id).current_version if version is None else version
         found = self.uow.catalog.get_version(gig_id, number)
         if found is None:
@@ -359,10 +384,12 @@ class CatalogTransaction:
 
     def seller_stats(self, seller_id: str, at: datetime | None = None) -> SellerStats:
         """The seller's history aggregated up to ``at`` (now by default)."""
+        check_id(seller_id, "seller_id")
         return seller_stats(self.uow.catalog, seller_id, self._at(at))
 
     def seller_level(self, seller_id: str, at: datetime | None = None) -> SellerLevel:
         """The seller's level at ``at`` (now by default) under the level policy."""
+        check_id(seller_id, "seller_id")
         return seller_level(self.uow.catalog, seller_id, self._at(at), self.level_policy)
 
     # -- helpers ------------------------------------------------------------
@@ -378,6 +405,7 @@ class CatalogTransaction:
 
     def _own_gig(self, gig_id: str, seller_id: str) -> Gig:
         gig = self.gig(gig_id)
+        check_id(seller_id, "seller_id")
         if gig.seller_id != seller_id:
             raise NotGigOwner(gig_id=gig_id, account_id=seller_id)
         return gig

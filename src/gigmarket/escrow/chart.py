@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 
-from gigmarket.errors import ValidationError
+from gigmarket.errors import ValidationError, brief
 from gigmarket.money import currency_code
 
 __all__ = [
@@ -60,7 +60,8 @@ def check_party(party_id: object, field: str = "id") -> str:
     """
     if not isinstance(party_id, str) or not _PARTY.fullmatch(party_id):
         raise ValidationError(
-            f"{party_id!r} cannot name an account: use letters, digits and _.@+- (at most 100)",
+            f"{brief(party_id)} cannot name an account: "
+            "use letters, digits and _.@+- (at most 100)",
             field=field,
         )
     return party_id

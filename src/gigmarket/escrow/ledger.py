@@ -99,8 +99,9 @@ class Ledger:
     def account(self, code: str) -> LedgerAccount:
         return self._run(lambda tx: tx.account(code))
 
-    def balance(self, code: str) -> Balance:
-        return self._run(lambda tx: tx.balance(code))
+    def balance(self, code: str, currency: object = None) -> Balance:
+        """See :meth:`LedgerTransaction.balance`: an account never touched reads zero."""
+        return self._run(lambda tx: tx.balance(code, currency))
 
     def entry(self, entry_id: str) -> JournalEntry:
         return self._run(lambda tx: tx.entry(entry_id))

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from gigmarket._iso4217 import EXPONENTS, NO_MINOR_UNIT
 from gigmarket.clock import Clock, SystemClock
 from gigmarket.errors import (
     AccountConflict,
@@ -32,6 +33,7 @@ from gigmarket.errors import (
     InsufficientFunds,
     UnbalancedEntry,
     ValidationError,
+    brief,
 )
 from gigmarket.escrow.model import (
     AccountBalance,
@@ -60,10 +62,16 @@ _ACCOUNT_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+\-]{0,199}")
 _MAX_TEXT = 500
 
 
+def _named_currency(code: str) -> str | None:
+    """The currency a chart code ends with (``seller:7:available:USD``), if any."""
+    _, _, last = code.rpartition(":")
+    return last if last in EXPONENTS and last not in NO_MINOR_UNIT else None
+
+
 def _check_code(code: object) -> str:
     if not isinstance(code, str) or not _ACCOUNT_CODE.fullmatch(code):
         raise ValidationError(
-            f"{code!r} is not an account code (letters, digits and _.:@/+- , at most 200)",
+            f"{brief(code)} is not an account code (letters, digits and _.:@/+- , at most 200)",
             field="account",
         )
     return code
@@ -116,7 +124,7 @@ def _as_posting(item: object) -> Posting:
         posting = Posting(_check_code(item[0]), _as_amount(item[1]))
     else:
         raise ValidationError(
-            f"{item!r} is neither a Posting nor an (account, amount) pair", field="postings"
+            f"{brief(item)} is neither a Posting nor an (account, amount) pair", field="postings"
         )
     _check_code(posting.account)
     if not isinstance(posting.amount, Amount):
@@ -174,23 +182,55 @@ class LedgerTransaction:
 
     def account(self, code: str) -> LedgerAccount:
         """The account named ``code``; :class:`AccountNotFound` if never opened."""
-        account = self.uow.ledger.get_account(code)
+        account = self.uow.ledger.get_account(_check_code(code))
         if account is None:
             raise AccountNotFound(code)
         return account
 
-    def balance(self, code: str) -> Balance:
-        """Posted, held and available balance of ``code``."""
-        self.account(code)
+    def balance(self, code: str, currency: object = None) -> Balance:
+        """Posted, held and available balance of ``code``.
+
+        An account no money has touched yet reads zero: accounts are opened by
+        their first movement, so "never opened" and "empty" are the same to a
+        reader. The currency of that zero is the one the code names (every
+        chart account of a party ends with it: ``seller:7:available:USD``), or
+        ``currency`` when the code names none (``escrow:order:42``); a code
+        that names no currency, with no ``currency`` given, is a
+        :class:`~gigmarket.errors.ValidationError` on ``currency``. When both
+        are known they must agree (:class:`~gigmarket.errors.CurrencyMismatch`),
+        and so must an opened account's. A malformed code is a
+        ``ValidationError`` on ``account``.
+        """
+        _check_code(code)
+        wanted = None if currency is None else currency_code(currency)
+        account = self.uow.ledger.get_account(code)
+        if account is None:
+            named = _named_currency(code)
+            if named is not None and wanted is not None and named != wanted:
+                raise CurrencyMismatch(
+                    f"account {code!r} is in {named}, not {wanted}", expected=wanted, actual=named
+                )
+            zero_in = named or wanted
+            if zero_in is None:
+                raise ValidationError(
+                    f"account {code!r} was never opened and its code names no currency: "
+                    "pass the currency",
+                    field="currency",
+                )
+            zero = Amount.zero(zero_in)
+            return Balance(account=code, posted=zero, held=zero)
+        if wanted is not None and account.currency != wanted:
+            raise CurrencyMismatch(
+                f"account {code!r} is in {account.currency}, not {wanted}",
+                expected=wanted,
+                actual=account.currency,
+            )
         return Balance.from_stored(self.uow.ledger.lock_balances([code])[code])
 
     def balance_or_zero(self, code: str, currency: object) -> Balance:
-        """:meth:`balance`, or zero in ``currency`` for an account not opened yet
+        """:meth:`balance` in ``currency``: zero for an account not opened yet
         (a seller before their first earnings, a buyer without credit)."""
-        if self.uow.ledger.get_account(code) is None:
-            zero = Amount.zero(currency)
-            return Balance(account=code, posted=zero, held=zero)
-        return self.balance(code)
+        return self.balance(code, currency)
 
     # -- queries ----------------------------------------------------------
 
@@ -321,6 +361,8 @@ class LedgerTransaction:
         idempotency_key: KeyLike | None = None,
     ) -> Hold:
         """Reserve ``amount`` of ``source``'s available balance for ``destination``."""
+        _check_code(source)
+        _check_code(destination)
         value = _as_amount(amount).require_positive()
         memo = _check_text(memo, "memo")
         refs = _check_references(references)

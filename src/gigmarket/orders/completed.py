@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from gigmarket.errors import TransitionNotAllowed, ValidationError, WrongActor
+from gigmarket.errors import TransitionNotAllowed, ValidationError, WrongActor, brief
 from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ledger import LedgerTransaction
@@ -178,7 +178,7 @@ def tip_completed(
     if order.state is not OrderState.COMPLETED:
         raise TransitionNotAllowed(**refusal)
     if buyer_id != order.buyer_id:
-        raise WrongActor(**refusal, reason=f"{buyer_id!r} is not this order's buyer")
+        raise WrongActor(**refusal, reason=f"{brief(buyer_id)} is not this order's buyer")
     value.require_currency(order.currency)
     if not isinstance(payment_reference, str) or not payment_reference:
         raise ValidationError("a tip needs its payment reference", field="payment_reference")

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from gigmarket.errors import AmountOutOfRange, PaymentMismatch, ValidationError
+from gigmarket.errors import AmountOutOfRange, PaymentMismatch, ValidationError, brief
 from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.idempotency import ScopedKey, internal_key
@@ -42,6 +42,7 @@ from gigmarket.orders.model import (
 )
 from gigmarket.orders.policy import LifecyclePolicy, RefundDestination
 from gigmarket.orders.process import Guard, Process, StateSpec, Timer, Transition
+from gigmarket.text import ANSWER_MAX, CANCELLATION_REASON_MAX, ID_MAX, NOTE_MAX, free_text
 
 __all__ = [
     "DEFAULT_PROCESS",
@@ -56,6 +57,10 @@ BUYER, SELLER, OPERATOR, SYSTEM = Actor.BUYER, Actor.SELLER, Actor.OPERATOR, Act
 PARTIES = frozenset({BUYER, SELLER})
 
 
+def _note(value: object) -> str:
+    return free_text(value, field="resolution.note", maximum=NOTE_MAX, multiline=True)
+
+
 @attrs.frozen(kw_only=True)
 class DisputeResolution:
     """An operator's decision: how much of the charge goes back to the buyer.
@@ -64,11 +69,17 @@ class DisputeResolution:
     escrow holds; the rest is released to the seller and the platform in the
     proportion of the order's price (seller net : platform fees), split
     exactly by largest remainder. ``refund = 0`` is a full release, ``refund =
-    held`` a full refund.
+    held`` a full refund. ``note`` is free text (see :mod:`gigmarket.text`),
+    at most :data:`~gigmarket.text.NOTE_MAX` characters.
     """
 
-    refund: Amount
-    note: str = ""
+    refund: Amount = attrs.field()
+    note: str = attrs.field(default="", converter=_note)
+
+    @refund.validator
+    def _check_refund(self, attribute: attrs.Attribute[Amount], value: object) -> None:
+        if not isinstance(value, Amount):
+            raise ValidationError("must be an Amount", field="resolution.refund")
 
     @classmethod
     def split(
@@ -222,12 +233,21 @@ def _start_work(ctx: ActionContext, order: Order) -> Order:
         raise ValidationError("answers are a mapping of question id to text", field="answers")
     questions = {question.id: question for question in order.offer.questions}
     answers: dict[str, str] = {}
-    for key, value in raw.items():
-        if key not in questions:
-            raise ValidationError(f"no question {key!r} on this order", field=f"answers.{key}")
-        if not isinstance(value, str) or not value.strip() or not value.isprintable():
-            raise ValidationError("an answer is non-empty printable text", field=f"answers.{key}")
+    for key, given in raw.items():
+        if not isinstance(key, str) or key not in questions:
+            where = key if isinstance(key, str) and len(key) <= ID_MAX else brief(key, 40)
+            raise ValidationError(
+                f"no question {brief(key)} on this order", field=f"answers.{where}"
+            )
         question = questions[key]
+        # Choices are one line each; a free answer may run over several lines.
+        value = free_text(
+            given,
+            field=f"answers.{key}",
+            minimum=1,
+            maximum=ANSWER_MAX,
+            multiline=not question.choices,
+        )
         picked = value.split(", ") if question.allow_multiple else [value]
         if question.choices and not set(picked) <= set(question.choices):
             raise ValidationError(
@@ -375,9 +395,12 @@ def _complete(ctx: ActionContext, order: Order) -> Order:
 
 
 def _open_cancellation(ctx: ActionContext, order: Order) -> Order:
-    reason = ctx.params.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > 1000:
-        raise ValidationError("a reason is text of at most 1000 characters", field="reason")
+    reason = free_text(
+        ctx.params.get("reason", ""),
+        field="reason",
+        maximum=CANCELLATION_REASON_MAX,
+        multiline=True,
+    )
     ctx.emit("order.cancellation_requested", by=ctx.actor.value, reason=reason)
     request = CancellationRequest(
         requested_by=ctx.actor,

@@ -15,12 +15,16 @@ that both read version 4 cannot both write version 5).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
+from gigmarket.errors import ValidationError, brief
 from gigmarket.escrow.fees import PriceBreakdown
 from gigmarket.money import Amount
+from gigmarket.text import check_id, free_text
 
 __all__ = [
     "Actor",
@@ -35,6 +39,99 @@ __all__ = [
     "ScheduledAction",
     "Settlement",
 ]
+
+
+# What an offer may hold. They equal the catalog's limits
+# (gigmarket.catalog.limits; a test pins the two together), so every offer the
+# catalog makes is valid, and an offer a host builds by hand obeys the same rules.
+OFFER_TITLE_MAX = 80
+OFFER_NAME_MAX = 35
+OFFER_DELIVERY_DAYS_MAX = 90
+OFFER_EXTRA_DAYS_MAX = 30
+OFFER_REVISIONS_MAX = 20
+OFFER_EXTRAS_MAX = 10
+OFFER_QUANTITY_MAX = 100
+OFFER_QUESTIONS_MAX = 10
+OFFER_QUESTION_TEXT_MAX = 400
+OFFER_CHOICES_MAX = 10
+OFFER_CHOICE_MAX = 80
+OFFER_GIG_VERSION_MAX = 2**31 - 1
+
+
+def _whole(minimum: int, maximum: int) -> Callable[[Any, attrs.Attribute[Any], object], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise ValidationError(
+                f"a whole number from {minimum} to {maximum}, not {brief(value)}",
+                field=attribute.name,
+            )
+
+    return check
+
+
+def _text(
+    minimum: int, maximum: int, *, multiline: bool = False
+) -> Callable[[Any, attrs.Attribute[Any], object], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        cleaned = free_text(
+            value, field=attribute.name, minimum=minimum, maximum=maximum, multiline=multiline
+        )
+        if cleaned != value:
+            raise ValidationError(
+                "must be clean text (NFC, no surrounding whitespace)", field=attribute.name
+            )
+
+    return check
+
+
+def _identifier(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    check_id(value, attribute.name)
+
+
+def _flag(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not bool:
+        raise ValidationError("must be True or False", field=attribute.name)
+
+
+def _price(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Amount):
+        raise ValidationError("must be an Amount", field=attribute.name)
+    if value.units <= 0:
+        raise ValidationError(f"must be positive, not {value}", field=attribute.name)
+
+
+def _instance(kind: type) -> Callable[[Any, attrs.Attribute[Any], object], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, kind):
+            raise ValidationError(f"must be a {kind.__name__}", field=attribute.name)
+
+    return check
+
+
+def _items(kind: type, maximum: int) -> Callable[[Any, attrs.Attribute[Any], object], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, tuple) or len(value) > maximum:
+            raise ValidationError(f"a tuple of at most {maximum}", field=attribute.name)
+        for index, item in enumerate(value):
+            if not isinstance(item, kind):
+                raise ValidationError(
+                    f"must be a {kind.__name__}", field=f"{attribute.name}.{index}"
+                )
+
+    return check
+
+
+def _choices(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple) or len(value) > OFFER_CHOICES_MAX:
+        raise ValidationError(f"a tuple of at most {OFFER_CHOICES_MAX}", field=attribute.name)
+    for index, choice in enumerate(value):
+        cleaned = free_text(
+            choice, field=f"{attribute.name}.{index}", minimum=1, maximum=OFFER_CHOICE_MAX
+        )
+        if cleaned != choice:
+            raise ValidationError("must be clean text", field=f"{attribute.name}.{index}")
+        if choice in value[:index]:
+            raise ValidationError("appears twice", field=f"{attribute.name}.{index}")
 
 
 class Actor(enum.Enum):
@@ -65,11 +162,11 @@ class OrderState(enum.Enum):
 class RequirementQuestion:
     """A question the buyer answers before work starts."""
 
-    id: str
-    text: str
-    required: bool = True
-    choices: tuple[str, ...] = ()
-    allow_multiple: bool = False
+    id: str = attrs.field(validator=_identifier)
+    text: str = attrs.field(validator=_text(1, OFFER_QUESTION_TEXT_MAX, multiline=True))
+    required: bool = attrs.field(default=True, validator=_flag)
+    choices: tuple[str, ...] = attrs.field(default=(), validator=_choices)
+    allow_multiple: bool = attrs.field(default=False, validator=_flag)
     """With ``choices``: the answer may name several, separated by ``", "``."""
 
 
@@ -78,22 +175,30 @@ class OfferedPackage:
     """The package of a gig as offered: name, price and what it includes.
 
     ``revisions`` is how many revisions are included; ``None`` is unlimited.
+    The price is positive; days and revisions are bounded as in the catalog.
     """
 
-    name: str
-    price: Amount
-    delivery_days: int
-    revisions: int | None
+    name: str = attrs.field(validator=_text(1, OFFER_NAME_MAX))
+    price: Amount = attrs.field(validator=_price)
+    delivery_days: int = attrs.field(validator=_whole(1, OFFER_DELIVERY_DAYS_MAX))
+    revisions: int | None = attrs.field(
+        validator=attrs.validators.optional(_whole(0, OFFER_REVISIONS_MAX))
+    )
 
 
 @attrs.frozen(kw_only=True)
 class OfferedExtra:
-    """An extra bought with the package: more days shaved or added, more revisions."""
+    """An extra bought with the package: more days shaved or added, more revisions.
 
-    name: str
-    price: Amount
-    extra_days: int = 0
-    extra_revisions: int = 0
+    The price is positive: an extra never takes money off the package.
+    """
+
+    name: str = attrs.field(validator=_text(1, OFFER_NAME_MAX))
+    price: Amount = attrs.field(validator=_price)
+    extra_days: int = attrs.field(
+        default=0, validator=_whole(-OFFER_EXTRA_DAYS_MAX, OFFER_EXTRA_DAYS_MAX)
+    )
+    extra_revisions: int = attrs.field(default=0, validator=_whole(0, OFFER_REVISIONS_MAX))
 
 
 @attrs.frozen(kw_only=True)
@@ -101,17 +206,43 @@ class Offer:
     """Everything a buyer is about to buy, as the catalog states it at checkout.
 
     The catalog produces offers from a gig version; tests and hosts without a
-    catalog may build one directly.
+    catalog may build one directly. Either way an offer checks its own
+    invariants when it is built, and refuses with a
+    :class:`~gigmarket.errors.ValidationError` naming the field: prices are
+    positive and all in the package's currency, counts and days are bounded
+    (as the catalog bounds them), ids are printable, text obeys
+    :mod:`gigmarket.text`, extras and questions appear once each.
     """
 
-    gig_id: str
-    gig_version: int
-    seller_id: str
-    package: OfferedPackage
-    extras: tuple[OfferedExtra, ...] = ()
-    quantity: int = 1
-    questions: tuple[RequirementQuestion, ...] = ()
-    title: str = ""
+    gig_id: str = attrs.field(validator=_identifier)
+    gig_version: int = attrs.field(validator=_whole(1, OFFER_GIG_VERSION_MAX))
+    seller_id: str = attrs.field(validator=_identifier)
+    package: OfferedPackage = attrs.field(validator=_instance(OfferedPackage))
+    extras: tuple[OfferedExtra, ...] = attrs.field(
+        default=(), validator=_items(OfferedExtra, OFFER_EXTRAS_MAX)
+    )
+    quantity: int = attrs.field(default=1, validator=_whole(1, OFFER_QUANTITY_MAX))
+    questions: tuple[RequirementQuestion, ...] = attrs.field(
+        default=(), validator=_items(RequirementQuestion, OFFER_QUESTIONS_MAX)
+    )
+    title: str = attrs.field(default="", validator=_text(0, OFFER_TITLE_MAX))
+
+    def __attrs_post_init__(self) -> None:
+        currency = self.package.price.currency
+        names: list[str] = []
+        for index, extra in enumerate(self.extras):
+            if extra.price.currency != currency:
+                raise ValidationError(
+                    f"must be in {currency}, like the package, not {extra.price.currency}",
+                    field=f"extras.{index}.price",
+                )
+            if extra.name.casefold() in names:
+                raise ValidationError("appears twice", field=f"extras.{index}.name")
+            names.append(extra.name.casefold())
+        ids = [question.id for question in self.questions]
+        for index, question_id in enumerate(ids):
+            if question_id in ids[:index]:
+                raise ValidationError("appears twice", field=f"questions.{index}.id")
 
     @property
     def currency(self) -> str:

@@ -33,6 +33,7 @@ from gigmarket.errors import (
     TransitionNotAllowed,
     ValidationError,
     WrongActor,
+    brief,
 )
 from gigmarket.escrow import chart
 from gigmarket.escrow.fees import FeeContext
@@ -55,10 +56,24 @@ from gigmarket.orders.ports import (
 )
 from gigmarket.orders.process import Process
 from gigmarket.retry import retrying
+from gigmarket.text import (
+    NOTE_MAX,
+    REVIEW_TEXT_MAX,
+    SUB_RATING_NAME_MAX,
+    check_id,
+    check_limit,
+    free_text,
+)
 
 __all__ = ["DueRun", "OrderDesk"]
 
 SUB_RATINGS_MAX = 5
+
+EVENTS_LIMIT_MAX = 100_000
+"""The most events one :meth:`OrderDesk.pending_events` page returns or one
+:meth:`OrderDesk.acknowledge` call marks."""
+RUN_DUE_LIMIT_MAX = 1_000_000
+"""The largest ``limit`` of one :meth:`OrderDesk.run_due` call."""
 
 TIMER_ATTEMPTS = 8
 """How many times a failing timer's action is tried before it is given up."""
@@ -142,19 +157,30 @@ class OrderDesk:
             ]
 
     def timers(self, order_id: str) -> list[ScheduledAction]:
+        check_id(order_id, "order_id")
         with self._storage() as uow:
             return list(uow.orders.timers_for(order_id))
 
     def pending_events(self, limit: int = 100) -> list[OrderEvent]:
-        """Events not yet acknowledged, oldest first."""
+        """Events not yet acknowledged, oldest first (``limit`` from 1 to
+        :data:`EVENTS_LIMIT_MAX`)."""
+        check_limit(limit, "limit", maximum=EVENTS_LIMIT_MAX)
         with self._storage() as uow:
             return uow.outbox.pending(limit)
 
     @_retried
     def acknowledge(self, event_ids: Sequence[str]) -> None:
-        """Mark events delivered; unknown or repeated ids are ignored."""
+        """Mark events delivered; unknown or repeated ids are ignored.
+
+        ``event_ids`` is a sequence (not a single ``str``) of at most
+        :data:`EVENTS_LIMIT_MAX` ids."""
+        given: object = event_ids
+        if isinstance(given, str | bytes) or not isinstance(given, Sequence):
+            raise ValidationError("a sequence of event ids", field="event_ids")
+        check_limit(len(given), "event_ids", minimum=0, maximum=EVENTS_LIMIT_MAX)
+        ids = [check_id(event_id, "event_ids") for event_id in given]
         with self._storage() as uow:
-            uow.outbox.acknowledge(list(event_ids))
+            uow.outbox.acknowledge(ids)
             uow.commit()
 
     # -- checkout ---------------------------------------------------------
@@ -172,6 +198,8 @@ class OrderDesk:
         fee policy in force now."""
         if not isinstance(offer, Offer):
             raise ValidationError("expected an Offer", field="offer")
+        if context is not None and not isinstance(context, FeeContext):
+            raise ValidationError("expected a FeeContext or None", field="context")
         if not isinstance(buyer_id, str) or not buyer_id or buyer_id == offer.seller_id:
             raise ValidationError("a buyer other than the seller is required", field="buyer_id")
         # Refunds and releases go to accounts named after these ids: an id that
@@ -222,6 +250,7 @@ class OrderDesk:
             # Checked first: a missing reference would otherwise look like the
             # replay of an unpaid order's (missing) reference.
             raise ValidationError("a payment needs its gateway reference", field="reference")
+        check_id(reference, "reference")
         value = Amount.of(amount)
         with self._storage() as uow:
             order = self._load(uow, order_id)
@@ -342,8 +371,10 @@ class OrderDesk:
             "order_id": order.id,
             "action": action,
             "state": order.state.value,
-            "actor": actor.value if isinstance(actor, Actor) else str(actor),
+            "actor": actor.value if isinstance(actor, Actor) else brief(actor),
         }
+        if not isinstance(action, str):
+            raise ValidationError(f"an action name, not {brief(action)}", field="action")
         if not isinstance(actor, Actor):
             raise WrongActor(**refusal, reason="not an Actor")
         candidates = self.process.candidates(order.state, action)
@@ -353,10 +384,12 @@ class OrderDesk:
         if not allowed:
             raise WrongActor(**refusal, reason="another party takes this action")
         if actor in (Actor.BUYER, Actor.SELLER) and account_id != order.party(actor):
-            raise WrongActor(**refusal, reason=f"{account_id!r} is not this order's {actor.value}")
+            raise WrongActor(
+                **refusal, reason=f"{brief(account_id)} is not this order's {actor.value}"
+            )
         unknown = sorted(set(params).difference(*(t.parameters for t in allowed)))
         if unknown:
-            raise ValidationError(f"{action} takes no {unknown[0]!r}", field=unknown[0])
+            raise ValidationError(f"{action} takes no {brief(unknown[0])}", field=unknown[0])
         if actor is Actor.SYSTEM and (early := self._not_yet_due(order, action, now)):
             raise GuardFailed(**refusal, reason=early)
         ledger = LedgerTransaction(uow, self.clock, self.ids)
@@ -411,6 +444,7 @@ class OrderDesk:
         longer has becomes debt that later earnings repay first. See
         :mod:`gigmarket.orders.completed`.
         """
+        reason = free_text(reason, field="reason", maximum=NOTE_MAX, multiline=True)
         with self._storage() as uow:
             changed = refund_completed(
                 self,
@@ -447,6 +481,8 @@ class OrderDesk:
         payment_reference: str,
     ) -> Order:
         """:meth:`tip` inside a unit of work the caller owns (and commits)."""
+        if isinstance(payment_reference, str) and payment_reference:
+            check_id(payment_reference, "payment_reference")
         return tip_completed(
             self,
             uow,
@@ -470,19 +506,24 @@ class OrderDesk:
         """Leave a review: buyer first, then seller; hidden until both are in
         or the review window closes."""
         now = self.clock.now()
-        ratings = dict(sub_ratings or {})
+        given: object = {} if sub_ratings is None else sub_ratings
+        if not isinstance(given, Mapping) or len(given) > SUB_RATINGS_MAX:
+            raise ValidationError(
+                f"at most {SUB_RATINGS_MAX} named sub-ratings", field="sub_ratings"
+            )
+        ratings = {
+            free_text(name, field="sub_ratings", minimum=1, maximum=SUB_RATING_NAME_MAX): value
+            for name, value in given.items()
+        }
+        if len(ratings) != len(given):
+            raise ValidationError("a sub-rating is named twice", field="sub_ratings")
         for name, value in {
             "rating": rating,
             **{f"sub_ratings.{k}": v for k, v in ratings.items()},
         }.items():
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
                 raise ValidationError("a rating is a whole number from 1 to 5", field=name)
-        if len(ratings) > SUB_RATINGS_MAX or not all(isinstance(k, str) and k for k in ratings):
-            raise ValidationError(
-                f"at most {SUB_RATINGS_MAX} named sub-ratings", field="sub_ratings"
-            )
-        if not isinstance(text, str) or len(text) > 5000:
-            raise ValidationError("at most 5000 characters", field="text")
+        text = free_text(text, field="text", maximum=REVIEW_TEXT_MAX, multiline=True)
         with self._storage() as uow:
             order = self._load(uow, order_id)
 
@@ -490,11 +531,11 @@ class OrderDesk:
                 return ReviewNotAllowed(
                     message,
                     order_id=order.id,
-                    author=by.value if isinstance(by, Actor) else str(by),
+                    author=by.value if isinstance(by, Actor) else brief(by),
                 )
 
             if by not in (Actor.BUYER, Actor.SELLER) or account_id != order.party(by):
-                raise refuse(f"{account_id!r} is not a party to order {order.id!r}")
+                raise refuse(f"{brief(account_id)} is not a party to order {order.id!r}")
             if order.state is not OrderState.COMPLETED or order.completed_at is None:
                 raise refuse(f"order {order.id!r} was not completed; it is {order.state.value}")
             # The window is half-open: at its end the publish_reviews timer is
@@ -549,6 +590,8 @@ class OrderDesk:
     def run_due(self, now: datetime | None = None, *, limit: int | None = None) -> DueRun:
         """Execute every timer due at or before ``now``, each once, in due order."""
         until = require_aware(now, "now") if now is not None else self.clock.now()
+        if limit is not None:
+            check_limit(limit, "limit", maximum=RUN_DUE_LIMIT_MAX)
         executed: list[tuple[str, str, str]] = []
 
         def run_next() -> tuple[str, str, str] | None:
@@ -727,9 +770,9 @@ class OrderDesk:
         return send
 
     def _load(self, uow: OrdersUnitOfWork, order_id: str) -> Order:
-        order = uow.orders.get(order_id) if isinstance(order_id, str) else None
+        order = uow.orders.get(check_id(order_id, "order_id"))
         if order is None:
-            raise OrderNotFound(str(order_id))
+            raise OrderNotFound(order_id)
         return order
 
     def _append(

@@ -50,7 +50,7 @@ import attrs
 import pydantic
 
 from gigmarket.clock import require_aware
-from gigmarket.errors import WebhookVerificationFailed
+from gigmarket.errors import GatewayMisconfigured, ValidationError, WebhookVerificationFailed
 from gigmarket.payments.secret import Secret
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "EventType",
     "WebhookDelivery",
     "WebhookEvent",
+    "check_delivery",
     "check_timestamp",
     "compute_signature",
     "encode_event",
@@ -144,9 +145,51 @@ class _EventPayload(pydantic.BaseModel):
     data: dict[str, Any] = pydantic.Field(default_factory=dict)
 
 
+def _refuse(message: str, gateway: str, reason: str) -> WebhookVerificationFailed:
+    return WebhookVerificationFailed(message, gateway=gateway, reason=reason)
+
+
+def check_delivery(
+    payload: object, headers: object, *, gateway: str = "unknown"
+) -> tuple[bytes, Mapping[str, str]]:
+    """Refuse a delivery that is not a raw body and a mapping of text headers.
+
+    A web framework hands over the body as ``bytes`` and the headers as
+    ``str`` names and values; a ``str`` body (already decoded: its bytes, and
+    so its signature, are lost) or ``bytes`` headers (an ASGI scope, not yet
+    decoded) are the host's mistake, and are refused with
+    :class:`~gigmarket.errors.WebhookVerificationFailed` (``malformed_payload``
+    or ``malformed_signature``), an answer the host can map to a 400, not a
+    ``TypeError`` that becomes a 500. Returns the body as ``bytes``.
+    """
+    if not isinstance(payload, bytes | bytearray | memoryview):
+        raise _refuse(
+            f"the body must be the raw bytes received, not a {type(payload).__name__}",
+            gateway,
+            "malformed_payload",
+        )
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(name, str) and isinstance(value, str) for name, value in headers.items()
+    ):
+        raise _refuse(
+            "the headers must be a mapping of str names to str values",
+            gateway,
+            "malformed_signature",
+        )
+    return bytes(payload), headers
+
+
+def _is_list(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
 def _unix(moment: datetime | int) -> int:
-    if isinstance(moment, int):
+    if isinstance(moment, int) and not isinstance(moment, bool):
         return moment
+    if not isinstance(moment, datetime):
+        raise _refuse(
+            "the timestamp must be a datetime or an int", "unknown", "malformed_signature"
+        )
     return int(require_aware(moment, "timestamp").timestamp())
 
 
@@ -156,12 +199,20 @@ def compute_signature(secret: Secret, timestamp: int, payload: bytes) -> str:
     The timestamp is inside the signed bytes, so it cannot be changed without
     breaking the signature.
     """
-    message = str(timestamp).encode("ascii") + b"." + payload
+    if not isinstance(secret, Secret):
+        raise _refuse("the webhook secret must be a Secret", "unknown", "malformed_signature")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0:
+        raise _refuse("the timestamp must be a non-negative int", "unknown", "malformed_signature")
+    body, _ = check_delivery(payload, {})
+    message = str(timestamp).encode("ascii") + b"." + body
     return hmac.new(secret.reveal().encode(), message, hashlib.sha256).hexdigest()
 
 
-def signatures_match(expected: str, given: str) -> bool:
-    """Compare two hex signatures in constant time (never with ``==``)."""
+def signatures_match(expected: object, given: object) -> bool:
+    """Compare two hex signatures in constant time (never with ``==``); anything
+    but two ``str`` does not match."""
+    if not isinstance(expected, str) or not isinstance(given, str):
+        return False
     return hmac.compare_digest(
         expected.encode("ascii", "replace"), given.encode("ascii", "replace")
     )
@@ -183,13 +234,17 @@ def check_timestamp(
     not tolerated).
     """
     try:
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+            raise TypeError(type(timestamp).__name__)
         sent = datetime.fromtimestamp(timestamp, UTC)
-    except (OverflowError, OSError, ValueError) as error:
+    except (OverflowError, OSError, ValueError, TypeError) as error:
         raise WebhookVerificationFailed(
             "the signature timestamp is not a valid time",
             gateway=gateway,
             reason="malformed_signature",
         ) from error
+    if not isinstance(tolerance, timedelta):
+        raise ValidationError("a timedelta", field="tolerance")
     if abs(require_aware(now, "now") - sent) > tolerance:
         raise WebhookVerificationFailed(
             f"the signature timestamp is more than {tolerance} away from now",
@@ -205,7 +260,9 @@ def _parse_header(header: str, gateway: str) -> tuple[int, list[str]]:
         name, sep, value = part.strip().partition("=")
         if not sep:
             continue
-        if name == "t" and value.isdigit() and len(value) <= 12:
+        # isascii(): str.isdigit() is true for "৫" and "²", and int() reads
+        # the first and chokes on the second.
+        if name == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
             timestamp = int(value)
         elif name == "v1" and value:
             signatures.append(value)
@@ -234,6 +291,9 @@ def verify(
     :class:`~gigmarket.errors.WebhookVerificationFailed` (``reason`` says
     which check failed) and returns nothing on success.
     """
+    payload, _ = check_delivery(payload, {}, gateway=gateway)
+    if header is not None and not isinstance(header, str):
+        raise _refuse("the signature header must be text", gateway, "malformed_signature")
     if not header:
         raise WebhookVerificationFailed(
             f"the {SIGNATURE_HEADER} header is missing", gateway=gateway, reason="missing_signature"
@@ -245,7 +305,11 @@ def verify(
     timestamp, given = _parse_header(header, gateway)
     # The signature first: an attacker learns nothing from which check failed
     # when the timestamp of a forged header is also wrong.
-    secrets = [secret] if isinstance(secret, Secret) else list(secret)
+    secrets = [secret] if isinstance(secret, Secret) else list(secret) if _is_list(secret) else []
+    if not secrets or not all(isinstance(each, Secret) for each in secrets):
+        raise GatewayMisconfigured(
+            "verify needs a Secret or a sequence of them", gateway=gateway, operation="verify"
+        )
     expected = [compute_signature(each, timestamp, payload) for each in secrets]
     matched = False
     for candidate in given:
@@ -261,7 +325,14 @@ def verify(
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:
-    """``headers[name]``, ignoring case, as HTTP header names are."""
+    """``headers[name]``, ignoring case, as HTTP header names are.
+
+    Headers that are not a mapping of ``str`` to ``str`` raise
+    :class:`~gigmarket.errors.WebhookVerificationFailed` (see :func:`check_delivery`).
+    """
+    check_delivery(b"", headers)
+    if not isinstance(name, str):
+        raise ValidationError("a header name", field="name")
     wanted = name.lower()
     for key, value in headers.items():
         if key.lower() == wanted:
@@ -271,6 +342,8 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
 
 def encode_event(event: WebhookEvent) -> bytes:
     """The JSON body of a gigmarket-format event (what :func:`parse_event` reads)."""
+    if not isinstance(event, WebhookEvent):
+        raise ValidationError("a WebhookEvent", field="event")
     body = {
         "id": event.id,
         "type": event.type,
@@ -288,6 +361,7 @@ def parse_event(payload: bytes, *, gateway: str) -> WebhookEvent:
     :class:`~gigmarket.errors.WebhookVerificationFailed` with reason
     ``malformed_payload``; the message does not echo the payload.
     """
+    payload, _ = check_delivery(payload, {}, gateway=gateway)
     try:
         parsed = _EventPayload.model_validate_json(payload)
     except pydantic.ValidationError as error:
