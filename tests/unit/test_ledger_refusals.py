@@ -403,6 +403,7 @@ FIELD_REFUSALS: list[tuple[str, Callable[[Ledger], object], str]] = [
     ("hold memo", lambda lg: lg.reserve("alice", "bob", usd("1"), memo="\x1b[31m"), "memo"),
     ("hold posting memo", _reserve_then(lambda lg, h: lg.post_hold(h, memo="m" * 501)), "memo"),
     ("reversal memo", lambda lg: lg.reverse(PAID_IN, memo="\u2028"), "memo"),
+    ("memo with a lone surrogate", lambda lg: lg.reverse(PAID_IN, memo="a\udc80"), "memo"),
     (
         "references as a str",
         lambda lg: lg.transfer("alice", "bob", usd("1"), references="o:1"),
