@@ -719,3 +719,121 @@ def test_without_a_key_the_same_request_twice_is_two_requests(ledger: Ledger) ->
     assert hold.id != other.id
     assert ledger.balance("bob").posted == usd("10.00")
     assert ledger.balance("alice").held == usd("10.00")
+
+
+# -- what a refusal says -----------------------------------------------------------
+
+MESSAGES: list[tuple[str, Callable[[Ledger], object], str]] = [
+    (
+        "account code",
+        lambda lg: lg.transfer("alice", "no one", usd("1")),
+        "account: 'no one' is not an account code (letters, digits and _.:@/+- , at most 200)",
+    ),
+    ("id", lambda lg: lg.entry(""), "entry_id: must be an id of at most 200 printable characters"),
+    (
+        "text",
+        lambda lg: lg.transfer("alice", "bob", usd("1"), memo="\n"),
+        "memo: must be printable text of at most 500 characters",
+    ),
+    (
+        "references as a str",
+        lambda lg: lg.transfer("alice", "bob", usd("1"), references="o:1"),
+        "references: pass a sequence of references",
+    ),
+    (
+        "an empty reference",
+        lambda lg: lg.reserve("alice", "bob", usd("1"), references=[""]),
+        "references: a reference must not be empty",
+    ),
+    (
+        "an empty reference lookup",
+        lambda lg: lg.entries_with_reference(""),
+        "reference: a reference must not be empty",
+    ),
+    (
+        "postings as a str",
+        lambda lg: lg.post("alice"),
+        "postings: pass a sequence of postings",
+    ),
+    (
+        "a posting of one item",
+        lambda lg: lg.post([("alice",)]),
+        "postings: ('alice',) is neither a Posting nor an (account, amount) pair",
+    ),
+    (
+        "a Posting of Money",
+        lambda lg: lg.post([Posting("alice", Money("-1", "USD"))]),
+        "postings: a posting's amount must be an Amount",
+    ),
+    (
+        "an amount without a currency",
+        lambda lg: lg.transfer("alice", "bob", 1),
+        "amount: ledger amounts must carry their currency: pass an Amount or Money",
+    ),
+    (
+        "an overdraft as a string",
+        lambda lg: lg.open_account("x", "USD", allow_negative="no"),
+        "allow_negative: must be True or False",
+    ),
+    (
+        "a hold within one account",
+        lambda lg: lg.reserve("bob", "bob", usd("1")),
+        "destination: a hold needs two different accounts",
+    ),
+    (
+        "a posting of nothing",
+        lambda lg: lg.post([("alice", usd("0")), ("bob", usd("0"))]),
+        "a posting to alice moves nothing",
+    ),
+    (
+        "one posting",
+        lambda lg: lg.post([("alice", usd("-1"))]),
+        "an entry needs at least two postings",
+    ),
+    (
+        "unbalanced",
+        lambda lg: lg.post([("alice", usd("-1")), ("bob", usd("2"))]),
+        "postings do not sum to zero: {'USD': 100} (minor units)",
+    ),
+    (
+        "one account",
+        lambda lg: lg.transfer("bob", "bob", usd("1")),
+        "an entry must touch at least two accounts",
+    ),
+    (
+        "another currency",
+        lambda lg: lg.transfer("alice", "yen", usd("1")),
+        "account 'yen' holds JPY, not USD",
+    ),
+    (
+        "overdraft",
+        lambda lg: lg.transfer("alice", "bob", usd("100.01")),
+        "account 'alice' has 10000 minor units of USD available, 10001 were requested",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"), [pytest.param(call, text, id=name) for name, call, text in MESSAGES]
+)
+def test_a_refusal_says_what_is_wrong(
+    ledger: Ledger, call: Callable[[Ledger], object], message: str
+) -> None:
+    with pytest.raises(GigmarketError) as raised:
+        call(ledger)
+
+    assert str(raised.value) == message
+
+
+def test_inside_a_transaction_a_memo_defaults_to_nothing(ledger: Ledger) -> None:
+    """The transaction's own defaults, which the auto-committing Ledger never
+    uses: no memo, and a reversal that says what it reverses."""
+    with ledger.transaction() as tx:
+        paid = tx.transfer("alice", "bob", usd("1.00"))
+        hold = tx.reserve("alice", "bob", usd("2.00"))
+        posted = tx.post_hold(hold.id)
+        entry = tx.post([("alice", usd("-3.00")), ("bob", usd("3.00"))])
+        reversal = tx.reverse(paid.id)
+
+    assert (paid.memo, hold.memo, posted.memo, entry.memo) == ("", "", "", "")
+    assert reversal.memo == f"reversal of {paid.id}"
