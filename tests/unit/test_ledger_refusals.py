@@ -825,10 +825,11 @@ def test_a_refusal_says_what_is_wrong(
     assert str(raised.value) == message
 
 
-def test_inside_a_transaction_a_memo_defaults_to_nothing(ledger: Ledger) -> None:
-    """The transaction's own defaults, which the auto-committing Ledger never
-    uses: no memo, and a reversal that says what it reverses."""
+def test_the_transactions_own_defaults(ledger: Ledger) -> None:
+    """Defaults the auto-committing Ledger never uses: an account that may not
+    go negative, no memo, and a reversal that says what it reverses."""
     with ledger.transaction() as tx:
+        assert tx.open_account("carol", "USD").allow_negative is False
         paid = tx.transfer("alice", "bob", usd("1.00"))
         hold = tx.reserve("alice", "bob", usd("2.00"))
         posted = tx.post_hold(hold.id)
