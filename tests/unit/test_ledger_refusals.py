@@ -525,6 +525,7 @@ def test_a_negative_balance_beyond_the_bound_is_refused_too(ledger: Ledger) -> N
         ledger.post([("deep", jpy(-1)), ("yen-world", jpy(1))])
 
     assert raised.value.value == -MAX_BALANCE - 1
+    assert str(raised.value) == "account 'deep' would exceed the balance bound"
 
 
 # -- the transaction's own reads -------------------------------------------------
@@ -838,3 +839,15 @@ def test_the_transactions_own_defaults(ledger: Ledger) -> None:
 
     assert (paid.memo, hold.memo, posted.memo, entry.memo) == ("", "", "", "")
     assert reversal.memo == f"reversal of {paid.id}"
+
+
+def test_postings_to_one_account_add_up(ledger: Ledger) -> None:
+    entry = ledger.post(
+        [("alice", usd("-1.00")), ("alice", usd("-2.50")), ("bob", usd("3.50"))],
+        idempotency_key="split-1",
+    )
+
+    assert entry.amount_for("alice") == -350
+    assert entry.idempotency_key == "split-1"
+    assert ledger.balance("alice").posted == usd("96.50")
+    assert ledger.balance("bob").posted == usd("3.50")
