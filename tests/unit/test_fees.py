@@ -7,6 +7,7 @@ library against the source without reading the code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
@@ -17,6 +18,7 @@ from gigmarket.errors import (
     AmountOutOfRange,
     CurrencyMismatch,
     FeePolicyError,
+    GigmarketError,
     InvalidAmount,
     ValidationError,
 )
@@ -24,6 +26,7 @@ from gigmarket.escrow import fees
 from gigmarket.escrow.fees import (
     FeeContext,
     FeePolicy,
+    FeeRule,
     Fixed,
     Maximum,
     Minimum,
@@ -598,3 +601,337 @@ def test_a_breakdown_refuses_fees_that_cannot_be(service_fee: str, commission: s
 def test_public_names_are_sorted_and_exist() -> None:
     assert fees.__all__ == sorted(fees.__all__)
     assert all(hasattr(fees, name) for name in fees.__all__)
+
+
+# -- a tiered rule inside composites, priced through a policy with a context -------
+
+
+def legacy_tiers() -> Tiered:
+    """Upwork's legacy bands: 20% of the first 500.00, 10% up to 10,000.00, 5% beyond."""
+    return Tiered(
+        tiers=[
+            Tier(rate="20%", up_to={"USD": "500.00"}),
+            Tier(rate="10%", up_to={"USD": "10000.00"}),
+            Tier(rate="5%"),
+        ]
+    )
+
+
+# 100.00 paid after 500.00 already billed: 10.00 under the bands, 20.00 if the
+# history were lost. Each composite must hand the context down to the bands.
+TIERED_INSIDE: list[tuple[str, FeeRule, str]] = [
+    ("bare", legacy_tiers(), "10.00"),
+    ("above a floor", Minimum(rule=legacy_tiers(), floor={"USD": "5.00"}), "10.00"),
+    ("under a cap", Maximum(rule=legacy_tiers(), cap={"USD": "15.00"}), "10.00"),
+    ("plus a fixed fee", Total(rules=[legacy_tiers(), Fixed(amounts={"USD": "0.30"})]), "10.30"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "commission"), [pytest.param(rule, fee, id=name) for name, rule, fee in TIERED_INSIDE]
+)
+def test_a_tiered_commission_reads_the_context_through_every_composite(
+    rule: FeeRule, commission: str
+) -> None:
+    policy = FeePolicy(name="tiered", seller_commission=rule)
+    context = FeeContext(prior_billed=usd("500.00"))
+
+    breakdown = policy.price(usd("100.00"), context)
+    split = policy.commission_on(usd("100.00"), context)
+
+    assert breakdown.seller_commission == split.fee == usd(commission)
+    assert breakdown.seller_net == split.net
+    assert breakdown.total_charged == usd("100.00")
+
+
+@pytest.mark.parametrize(
+    ("rule", "commission"), [pytest.param(rule, fee, id=name) for name, rule, fee in TIERED_INSIDE]
+)
+def test_a_tiered_buyer_fee_reads_the_context_through_every_composite(
+    rule: FeeRule, commission: str
+) -> None:
+    policy = FeePolicy(name="tiered buyer fee", seller_commission=NoFee(), buyer_service_fee=rule)
+
+    breakdown = policy.price(usd("100.00"), FeeContext(prior_billed=usd("500.00")))
+
+    assert breakdown.buyer_service_fee == usd(commission)
+    assert breakdown.total_charged == usd("100.00") + usd(commission)
+    assert breakdown.seller_net == usd("100.00")
+
+
+@pytest.mark.parametrize(
+    ("subtotal", "commission"),
+    [("600.00", "110.00"), ("500.00", "100.00"), ("10500.00", "1075.00")],
+)
+def test_a_tiered_policy_priced_without_a_context_starts_from_nothing(
+    subtotal: str, commission: str
+) -> None:
+    policy = FeePolicy(
+        name="legacy", seller_commission=legacy_tiers(), buyer_service_fee=legacy_tiers()
+    )
+
+    breakdown = policy.price(usd(subtotal))
+
+    assert breakdown.seller_commission == usd(commission)
+    assert breakdown.buyer_service_fee == usd(commission)
+    assert policy.commission_on(usd(subtotal)).fee == usd(commission)
+
+
+def test_an_empty_total_answers_an_exact_fraction() -> None:
+    """A rule answers an exact Fraction, so that a host summing rules of its own
+    never meets a bare int where the protocol promised a Fraction."""
+    fee = Total(rules=[]).fee_for(usd("10.00"), FeeContext())
+
+    assert type(fee) is Fraction
+    assert fee == 0
+
+
+# -- what each refusal says --------------------------------------------------------
+
+
+EUR_10 = Amount.of("10.00", "EUR")
+GBP_10 = Amount.of("10.00", "GBP")
+FeeRefusal = tuple[str, Callable[[], object], type[GigmarketError], dict[str, object], str]
+
+FEE_REFUSALS: list[FeeRefusal] = [
+    # per-currency tables
+    (
+        "empty table",
+        lambda: Fixed(amounts={}),
+        FeePolicyError,
+        {"currency": None, "policy": None},
+        "a per-currency table needs at least one amount",
+    ),
+    (
+        "currency twice",
+        lambda: Fixed(amounts=[usd("0.30"), EUR_10, usd("0.40")]),
+        FeePolicyError,
+        {"currency": "USD", "policy": None},
+        "USD appears twice in one table",
+    ),
+    (
+        "negative table amount",
+        lambda: Maximum(rule=NoFee(), cap={"EUR": "1.00", "USD": "-0.30"}),
+        AmountOutOfRange,
+        {"value": usd("-0.30")},
+        "a fee or threshold cannot be negative: -0.30 USD",
+    ),
+    (
+        "negative prior billing",
+        lambda: FeeContext(prior_billed=usd("-1.00")),
+        AmountOutOfRange,
+        {"value": usd("-1.00")},
+        "prior_billed cannot be negative: -1.00 USD",
+    ),
+    (
+        "surcharge tables that differ",
+        lambda: SmallOrderSurcharge(fee={"USD": "3.00"}, under={"USD": "100", "EUR": "100"}),
+        FeePolicyError,
+        {"currency": None},
+        "a small-order surcharge needs a fee and a threshold for the same currencies, "
+        "got fees for ['USD'] and thresholds for ['EUR', 'USD']",
+    ),
+    # a currency a rule does not know, named with the ones it does
+    (
+        "fixed fee lacks the currency",
+        lambda: Fixed(amounts={"USD": "0.30", "EUR": "0.25"}).fee_for(GBP_10, FeeContext()),
+        FeePolicyError,
+        {"currency": "GBP"},
+        "the fixed fee has no entry for GBP (it lists EUR, USD)",
+    ),
+    (
+        "small-order threshold lacks the currency",
+        lambda: SmallOrderSurcharge(fee={"USD": "3"}, under={"USD": "100"}).fee_for(
+            GBP_10, FeeContext()
+        ),
+        FeePolicyError,
+        {"currency": "GBP"},
+        "the small-order threshold has no entry for GBP (it lists USD)",
+    ),
+    (
+        "minimum lacks the currency",
+        lambda: Minimum(rule=NoFee(), floor={"USD": "0.50"}).fee_for(EUR_10, FeeContext()),
+        FeePolicyError,
+        {"currency": "EUR"},
+        "the minimum fee has no entry for EUR (it lists USD)",
+    ),
+    (
+        "maximum lacks the currency",
+        lambda: Maximum(rule=NoFee(), cap={"USD": "50.00"}).fee_for(EUR_10, FeeContext()),
+        FeePolicyError,
+        {"currency": "EUR"},
+        "the maximum fee has no entry for EUR (it lists USD)",
+    ),
+    (
+        "tier bounds lack the currency",
+        lambda: legacy_tiers().fee_for(EUR_10, FeeContext()),
+        FeePolicyError,
+        {"currency": "EUR"},
+        "the tier bounds has no entry for EUR (it lists USD)",
+    ),
+    # tiers that cannot be
+    (
+        "no tiers",
+        lambda: Tiered(tiers=[]),
+        FeePolicyError,
+        {"currency": None},
+        "a tiered rule needs tiers, and its last tier has no upper bound",
+    ),
+    (
+        "unbounded middle tier",
+        lambda: Tiered(tiers=[Tier(rate="20%"), Tier(rate="5%")]),
+        FeePolicyError,
+        {"currency": None},
+        "only the last tier of a tiered rule may lack an upper bound",
+    ),
+    (
+        "tier bounds in other currencies",
+        lambda: Tiered(
+            tiers=[
+                Tier(rate="20%", up_to={"USD": "9"}),
+                Tier(rate="9%", up_to={"EUR": "99", "USD": "99"}),
+                Tier(rate="1%"),
+            ]
+        ),
+        FeePolicyError,
+        {"currency": None},
+        "every tier bound lists the same currencies, got ['USD'] and ['EUR', 'USD']",
+    ),
+    (
+        "tier bounds that fall",
+        lambda: Tiered(
+            tiers=[
+                Tier(rate="20%", up_to={"EUR": "5", "USD": "9"}),
+                Tier(rate="9%", up_to={"EUR": "50", "USD": "8.99"}),
+                Tier(rate="1%"),
+            ]
+        ),
+        FeePolicyError,
+        {"currency": "USD"},
+        "tier bounds must rise: 8.99 USD follows 9.00 USD",
+    ),
+    # breakdowns and policies
+    (
+        "negative buyer fee in a breakdown",
+        lambda: PriceBreakdown(
+            subtotal=usd("10.00"), buyer_service_fee=usd("-0.01"), seller_commission=usd("1")
+        ),
+        FeePolicyError,
+        {"policy": None},
+        "a buyer service fee of -0.01 USD is negative",
+    ),
+    (
+        "commission above the subtotal in a breakdown",
+        lambda: PriceBreakdown(
+            subtotal=usd("10.00"), buyer_service_fee=usd("0"), seller_commission=usd("10.01")
+        ),
+        FeePolicyError,
+        {"policy": None},
+        "the seller commission of 10.01 USD is not between zero and the 10.00 USD it is taken from",
+    ),
+    (
+        "commission above the payment",
+        lambda: flat("150%").commission_on(usd("10.00")),
+        FeePolicyError,
+        {"policy": "flat 150%"},
+        "the seller commission of 15.00 USD is not between zero and the 10.00 USD it is taken from",
+    ),
+    (
+        "blank policy name",
+        lambda: FeePolicy(name="\t", seller_commission=NoFee()),
+        ValidationError,
+        {"field": "name"},
+        "name: a fee policy needs a non-empty name",
+    ),
+    (
+        "zero subtotal",
+        lambda: flat("10%").price(usd("0.00")),
+        AmountOutOfRange,
+        {"value": usd("0.00")},
+        "subtotal must be positive, got 0.00 USD",
+    ),
+    (
+        "negative tip",
+        lambda: flat("10%").commission_on(usd("-1.00")),
+        AmountOutOfRange,
+        {"value": usd("-1.00")},
+        "amount must be positive, got -1.00 USD",
+    ),
+    (
+        "host rule answering a float",
+        lambda: FeePolicy(
+            name="host",
+            seller_commission=NoFee(),
+            buyer_service_fee=_FloatRule(),  # type: ignore[arg-type]
+        ).price(usd("10.00")),
+        FeePolicyError,
+        {"policy": "host"},
+        "_FloatRule.fee_for returned a float; "
+        "a fee must be an exact int or Fraction of minor units",
+    ),
+    (
+        "host rule answering a negative fee",
+        lambda: FeePolicy(name="host", seller_commission=_NegativeRule()).commission_on(
+            usd("10.00")
+        ),
+        FeePolicyError,
+        {"policy": "host"},
+        "_NegativeRule computed a negative fee (-1 minor units)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "attributes", "message"),
+    [pytest.param(*row[1:], id=row[0]) for row in FEE_REFUSALS],
+)
+def test_a_fee_refusal_names_its_culprit(
+    call: Callable[[], object],
+    error: type[GigmarketError],
+    attributes: dict[str, object],
+    message: str,
+) -> None:
+    with pytest.raises(GigmarketError) as caught:
+        call()
+
+    assert type(caught.value) is error
+    for name, expected in attributes.items():
+        assert getattr(caught.value, name) == expected, name
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        pytest.param(
+            lambda: FeePolicy(name="bad", seller_commission="20%"),  # type: ignore[arg-type]
+            "seller_commission must be a fee rule (with fee_for), not str",
+            id="seller commission",
+        ),
+        pytest.param(
+            lambda: FeePolicy(name="bad", seller_commission=NoFee(), buyer_service_fee=0.2),  # type: ignore[arg-type]
+            "buyer_service_fee must be a fee rule (with fee_for), not float",
+            id="buyer service fee",
+        ),
+        pytest.param(
+            lambda: Minimum(rule=Decimal("0.5"), floor={"USD": "0.50"}),  # type: ignore[arg-type]
+            "rule must be a fee rule (with fee_for), not Decimal",
+            id="inside a minimum",
+        ),
+        pytest.param(
+            lambda: Total(rules=[NoFee(), "20%"]),  # type: ignore[list-item]
+            "each of rules must be a fee rule (with fee_for), not str",
+            id="inside a total",
+        ),
+        pytest.param(
+            lambda: Tiered(tiers=[Percentage(rate="5%")]),  # type: ignore[list-item]
+            "a tiered rule is made of Tier objects, not Percentage",
+            id="a tier",
+        ),
+    ],
+)
+def test_a_rule_of_the_wrong_type_is_named(call: Callable[[], object], message: str) -> None:
+    with pytest.raises(TypeError) as caught:
+        call()
+
+    assert str(caught.value) == message

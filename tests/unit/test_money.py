@@ -780,3 +780,219 @@ def test_to_money_in_a_currency_py_moneyed_does_not_know(code: str) -> None:
     assert money.currency.sub_unit == 100
     assert Amount.of(money) == amount
     assert code not in moneyed.CURRENCIES
+
+
+# -- equal amounts, exact edges and what a refusal says ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (usd("1.00"), usd("1")),
+        (usd("-0.75"), Amount(units=-75, currency="USD")),
+        (Amount.zero("JPY"), Amount.of("-0", "JPY")),
+        (Amount(units=MAX_UNITS, currency="KWD"), Amount.of("1000000000000", "KWD")),
+    ],
+    ids=str,
+)
+def test_equal_amounts_are_neither_less_nor_greater(left: Amount, right: Amount) -> None:
+    """A strict comparison of two equal amounts is false both ways; a threshold
+    check such as "under 100.00" depends on it."""
+    assert left == right
+    assert not left < right
+    assert not left > right
+    assert left <= right
+    assert left >= right
+
+
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [
+        # _MAX_RATIONAL_DIGITS (40) decimal places either side of the point
+        (Decimal("1E+40"), Fraction(10**40)),
+        (Decimal("1E-40"), Fraction(1, 10**40)),
+        # 4 * 40 = 160 bits for an int, and for each half of a Fraction
+        (2**160 - 1, Fraction(2**160 - 1)),
+        (Fraction(2**160 - 1, 3), Fraction(2**160 - 1, 3)),
+        (Fraction(1, 2**160 - 1), Fraction(1, 2**160 - 1)),
+        # a string of 2 * 40 + 2 characters, with or without a percent sign
+        ("0." + "1" * 80, Fraction(int("1" * 80), 10**80)),
+        (" 0." + "1" * 80 + "% ", Fraction(int("1" * 80), 10**82)),
+    ],
+    ids=lambda value: repr(value)[:30],
+)
+def test_parse_rate_accepts_a_rate_at_the_exact_bound(rate: Any, expected: Fraction) -> None:
+    assert parse_rate(rate) == expected
+
+
+def test_allocate_accepts_a_ratio_at_the_exact_bound() -> None:
+    assert allocate(usd("1.00"), [2**160 - 1, 0]) == [usd("1.00"), usd("0")]
+    assert allocate(usd("1.00"), [Fraction(1, 2**160 - 1), 0]) == [usd("1.00"), usd("0")]
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [("USD", "US Dollar"), ("BDT", "Bangladeshi Taka"), ("KWD", "Kuwaiti Dinar")],
+)
+def test_to_money_uses_py_moneyeds_own_currency(code: str, name: str) -> None:
+    """A currency py-moneyed knows comes from its registry, with its name and
+    countries; only codes it lacks get a bare Currency made on the spot."""
+    currency = Amount.of("1", code).to_money().currency
+    assert currency is moneyed.get_currency(code)
+    assert currency.name == name
+
+
+BEYOND_THE_BOUND = f"is beyond the bound of {MAX_UNITS}"
+Refusal = tuple[str, Callable[[], object], type[GigmarketError], dict[str, object], str]
+
+# Each refusal at or just past an edge, its error, its attributes and its full
+# message: the message is what an operator reads in a log, so it is behaviour.
+EDGE_REFUSALS: list[Refusal] = [
+    (
+        "units past the bound",
+        lambda: Amount(units=10**16, currency="USD"),
+        AmountOutOfRange,
+        {"value": 10**16},
+        f"10000000000000000 minor units of USD {BEYOND_THE_BOUND}",
+    ),
+    (
+        "units of 256 bits are written out",
+        lambda: Amount(units=2**255, currency="USD"),
+        AmountOutOfRange,
+        {"value": 2**255},
+        f"{2**255} minor units of USD {BEYOND_THE_BOUND}",
+    ),
+    (
+        "units of 257 bits are described",
+        lambda: Amount(units=-(2**256), currency="JPY"),
+        AmountOutOfRange,
+        {"value": -(2**256)},
+        f"a 257-bit integer minor units of JPY {BEYOND_THE_BOUND}",
+    ),
+    (
+        "major units of 257 bits are described",
+        lambda: Amount.of(2**256, "usd"),
+        AmountOutOfRange,
+        {"value": 2**256},
+        "a 257-bit integer USD is absurdly large",
+    ),
+    (
+        "require_positive names the amount by default",
+        lambda: Amount.zero("USD").require_positive(),
+        AmountOutOfRange,
+        {"value": Amount.zero("USD")},
+        "amount must be positive, got 0.00 USD",
+    ),
+    (
+        "round_fraction with a string mode",
+        lambda: round_fraction(Fraction(5, 2), "half_up"),  # type: ignore[arg-type]
+        ValidationError,
+        {"field": "rounding"},
+        "rounding: must be a RoundingMode, not 'half_up'",
+    ),
+    (
+        "rate bool",
+        lambda: parse_rate(False),
+        InvalidAmount,
+        {"value": False},
+        "rate False is a bool; pass a Decimal or a str",
+    ),
+    (
+        "rate str one character too long",
+        lambda: parse_rate("0." + "1" * 81),
+        InvalidAmount,
+        {"value": "0." + "1" * 81},
+        f"rate {'0.' + '1' * 81!r} is not a plain decimal",
+    ),
+    (
+        "rate Decimal one place too large",
+        lambda: parse_rate(Decimal("1E+41")),
+        AmountOutOfRange,
+        {"value": Decimal("1E+41")},
+        "rate 1E+41 is absurdly large or small",
+    ),
+    (
+        "rate Decimal one place too small",
+        lambda: parse_rate(Decimal("1E-41")),
+        AmountOutOfRange,
+        {"value": Decimal("1E-41")},
+        "rate 1E-41 is absurdly large or small",
+    ),
+    (
+        "rate int one bit too long",
+        lambda: parse_rate(2**160),
+        AmountOutOfRange,
+        {"value": 2**160},
+        "a rate this large is absurd",
+    ),
+    (
+        "rate Fraction numerator one bit too long",
+        lambda: parse_rate(Fraction(2**160, 3)),
+        AmountOutOfRange,
+        {"value": Fraction(2**160, 3)},
+        "a rate with this many digits is absurd",
+    ),
+    (
+        "rate Fraction denominator one bit too long",
+        lambda: parse_rate(Fraction(1, 2**160)),
+        AmountOutOfRange,
+        {"value": Fraction(1, 2**160)},
+        "a rate with this many digits is absurd",
+    ),
+    (
+        "rate of an unreadable type",
+        lambda: parse_rate([5]),  # type: ignore[arg-type]
+        InvalidAmount,
+        {"value": [5]},
+        "cannot read a rate from a list",
+    ),
+    (
+        "ratio one bit too long",
+        lambda: allocate(usd("1"), [2**160, 1]),
+        InvalidRatios,
+        {"ratios": [2**160, 1]},
+        "a ratio with this many digits is absurd",
+    ),
+    (
+        "ratios empty",
+        lambda: allocate(usd("1"), ()),
+        InvalidRatios,
+        {"ratios": ()},
+        "allocate needs a non-empty sequence of ratios",
+    ),
+    (
+        "ratios all zero",
+        lambda: allocate(usd("1"), [0, Decimal(0), Fraction(0)]),
+        InvalidRatios,
+        {"ratios": [0, Decimal(0), Fraction(0)]},
+        "ratios must not all be zero",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "attributes", "message"),
+    [pytest.param(*row[1:], id=row[0]) for row in EDGE_REFUSALS],
+)
+def test_a_refusal_at_an_edge_names_the_culprit(
+    call: Callable[[], object],
+    error: type[GigmarketError],
+    attributes: dict[str, object],
+    message: str,
+) -> None:
+    with pytest.raises(GigmarketError) as caught:
+        call()
+    assert type(caught.value) is error
+    for name, expected in attributes.items():
+        assert getattr(caught.value, name) == expected, name
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("other", "name"), [(1, "int"), (Decimal("1.00"), "Decimal"), (Money("1", "USD"), "Money")]
+)
+def test_combining_an_amount_with_a_non_amount_names_its_type(other: object, name: str) -> None:
+    with pytest.raises(TypeError, match=f"^cannot combine an Amount with {name}$"):
+        usd("1") + other  # type: ignore[operator]
+    with pytest.raises(TypeError, match=f"^cannot combine an Amount with {name}$"):
+        usd("1") >= other  # type: ignore[operator]  # noqa: B015

@@ -81,14 +81,12 @@ _MAX_ID = 200
 
 
 def _check_id(value: object, field: str) -> str:
-    """An entry or hold id: printable text, checked before it reaches a store."""
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > _MAX_ID
-        or not value.isprintable()
-        or any("\ud800" <= char <= "\udfff" for char in value)
-    ):
+    """An entry or hold id: printable text, checked before it reaches a store.
+
+    ``isprintable()`` is false for lone surrogates (Unicode category Cs), which
+    no store could encode, so they need no check of their own.
+    """
+    if not isinstance(value, str) or not value or len(value) > _MAX_ID or not value.isprintable():
         raise ValidationError(
             f"must be an id of at most {_MAX_ID} printable characters", field=field
         )
@@ -96,12 +94,7 @@ def _check_id(value: object, field: str) -> str:
 
 
 def _check_text(text: object, field: str) -> str:
-    if (
-        not isinstance(text, str)
-        or len(text) > _MAX_TEXT
-        or not text.isprintable()
-        or any("\ud800" <= char <= "\udfff" for char in text)
-    ):
+    if not isinstance(text, str) or len(text) > _MAX_TEXT or not text.isprintable():
         raise ValidationError(
             f"must be printable text of at most {_MAX_TEXT} characters", field=field
         )
