@@ -902,7 +902,7 @@ EDGE_REFUSALS: list[Refusal] = [
         lambda: parse_rate("0." + "1" * 81),
         InvalidAmount,
         {"value": "0." + "1" * 81},
-        f"rate {'0.' + '1' * 81!r} is not a plain decimal",
+        f"rate {repr('0.' + '1' * 81)[:60]}... (85 characters) is not a plain decimal",
     ),
     (
         "rate Decimal one place too large",
