@@ -24,6 +24,8 @@ invariant              what is checked
 ``7-atomic``           no entry was written without its postings
 ``8-payments``         refunds in flight hold exactly what the open refund operations add
                        up to; an order is paid by at most one kept charge, the one it records
+``9-stuck``            no payment operation is open longer than a week without a person
+                       being told (each is listed, with why: ``gigmarket payments resolve``)
 =====================  ===================================================================
 
 The snapshot changes nothing and blocks no writer: on SQLite a deferred read
@@ -46,6 +48,7 @@ import attrs
 
 from gigmarket.cashier.audit import audit_payments
 from gigmarket.cashier.ports import CashierUnitOfWork
+from gigmarket.clock import SystemClock
 from gigmarket.errors import GigmarketError, StorageError
 from gigmarket.escrow.audit import Violation, audit_ledger
 from gigmarket.escrow.model import JournalEntry, LedgerAccount
@@ -454,7 +457,9 @@ def audit_store(
                 checks.see(entry)
         accounts = snapshot.ledger.accounts()
         order_violations = audit_orders(cast(OrdersUnitOfWork, snapshot), DEFAULT_PROCESS)
-        order_violations += audit_payments(cast(CashierUnitOfWork, snapshot))
+        order_violations += audit_payments(
+            cast(CashierUnitOfWork, snapshot), now=SystemClock().now()
+        )
         orders = {order.id: order for order in snapshot.orders.orders()}
         key_count = int(snapshot.db.one("SELECT COUNT(*) FROM idempotency_keys")[0])
         duplicate_keys = _duplicate_keys(snapshot.db)

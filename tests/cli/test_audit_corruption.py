@@ -205,6 +205,10 @@ CORRUPTIONS = [
         lambda s: [
             "[8-payments] account refunds:in_flight:USD: refunds in flight hold 0.00 USD, "
             "open refund operations add up to 10.00 USD",
+            # queued since the story's day, long before the audit: a person must look
+            "[9-stuck] ledger: operation forged-refund (refund, queued, open since "
+            "2026-01-05T09:00:00+00:00): a card refund not yet accepted by the gateway; "
+            "decide it with 'gigmarket payments resolve'",
         ],
     ),
     Corruption(

@@ -7,29 +7,108 @@ means a refund booked without its operation (it would never be sent) or an
 operation whose money was never set aside (it would be paid from someone
 else's). And every payment the cashier recorded as kept must be the charge
 its order says paid it.
+
+And nothing stays open for ever without someone being told: an operation
+still open past :attr:`~gigmarket.cashier.CashierPolicy.attention_after` is
+reported (``9-stuck``) as needing a person, with why (:func:`needs_attention`),
+until the gateway's word or an operator's decision
+(:meth:`~gigmarket.cashier.Cashier.resolve`) settles it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
-from gigmarket.cashier.model import OperationKind, OperationStatus
+import attrs
+
+from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
+from gigmarket.cashier.policy import CashierPolicy
 from gigmarket.cashier.ports import CashierUnitOfWork
 from gigmarket.escrow.audit import Violation
 from gigmarket.money import Amount
 
-__all__ = ["INVARIANT", "audit_payments"]
+__all__ = ["INVARIANT", "STUCK", "Attention", "audit_payments", "needs_attention"]
 
 INVARIANT = "8-payments"
+STUCK = "9-stuck"
+"""The audit's name for an operation open past the limit: a person must look."""
 _ALL = 2**62
 _REFUNDS = "refunds:in_flight:"
 
 
-def audit_payments(uow: CashierUnitOfWork) -> list[Violation]:
-    """Every disagreement between payment operations and the ledger."""
+S = OperationStatus
+ATTENTION_AFTER = CashierPolicy().attention_after
+
+_WHY = {
+    S.QUEUED: "a card refund not yet accepted by the gateway",
+    S.STARTED: "a call interrupted before its answer was recorded",
+    S.UNKNOWN: "its answer was lost and the gateway has not settled it since",
+    S.PENDING: "the gateway still says pending",
+}
+
+
+@attrs.frozen(kw_only=True)
+class Attention:
+    """An open payment operation that needs a person: what, since when, and why."""
+
+    operation_id: str
+    kind: str
+    status: str
+    subject: str
+    since: datetime
+    """When it was made: it has been open since."""
+    why: str
+
+    @property
+    def line(self) -> str:
+        return (
+            f"operation {self.operation_id} ({self.kind}, {self.status}, "
+            f"open since {self.since.isoformat(timespec='seconds')}): {self.why}"
+        )
+
+
+def _why(op: PaymentOperation) -> str:
+    why = _WHY.get(op.status, op.status.value)
+    if op.last_error is not None:
+        why += f"; the last try ended in {op.last_error}"
+    return why + "; decide it with 'gigmarket payments resolve'"
+
+
+def needs_attention(
+    operations: Iterable[PaymentOperation], *, now: datetime, after: timedelta
+) -> list[Attention]:
+    """The operations among ``operations`` open for longer than ``after`` at ``now``."""
+    return [
+        Attention(
+            operation_id=op.id,
+            kind=op.kind.value,
+            status=op.status.value,
+            subject=op.subject,
+            since=op.created_at,
+            why=_why(op),
+        )
+        for op in operations
+        if op.is_open and now - op.created_at > after
+    ]
+
+
+def audit_payments(
+    uow: CashierUnitOfWork,
+    *,
+    now: datetime | None = None,
+    attention_after: timedelta = ATTENTION_AFTER,
+) -> list[Violation]:
+    """Every disagreement between payment operations and the ledger and, given
+    ``now``, every operation still open ``attention_after`` later (``9-stuck``)."""
     violations: list[Violation] = []
     owed: dict[str, int] = defaultdict(int)
-    for op in uow.payments.open_operations(_ALL):
+    still_open = list(uow.payments.open_operations(_ALL))
+    if now is not None:
+        for stuck in needs_attention(still_open, now=now, after=attention_after):
+            violations.append(Violation(invariant=STUCK, message=stuck.line))
+    for op in still_open:
         if op.kind is OperationKind.REFUND:
             owed[op.amount.currency] += op.amount.units
     in_flight = {

@@ -267,7 +267,24 @@ so that ties in time break as Python (and SQLite) break them whatever the
 database's default collation is. The partial index holds only the open
 operations, the few ``reconcile`` works through, in its order."""
 
-MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH, _PAYMENTS)
+_PAYMENT_DECISIONS = """
+ALTER TABLE payment_operations ADD COLUMN last_error TEXT;
+ALTER TABLE payment_operations ADD COLUMN resolved_by TEXT;
+ALTER TABLE payment_operations ADD COLUMN resolved_at TEXT;
+ALTER TABLE payment_operations ADD COLUMN resolution TEXT;
+"""
+"""Why an open payment operation is still open (``last_error``), and an
+operator's decision on one (who, when, why): see
+:meth:`gigmarket.cashier.Cashier.resolve`."""
+
+MIGRATIONS: tuple[str, ...] = (
+    _LEDGER,
+    _ORDERS,
+    _CATALOG,
+    _SEARCH,
+    _PAYMENTS,
+    _PAYMENT_DECISIONS,
+)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -265,7 +265,24 @@ so the index ``reconcile`` reads covers only the open ones, in the order it
 works through them; its condition is written exactly as the query writes it,
 the only way SQLite uses a partial index."""
 
-MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH, _PAYMENTS)
+_PAYMENT_DECISIONS = """
+ALTER TABLE payment_operations ADD COLUMN last_error TEXT;
+ALTER TABLE payment_operations ADD COLUMN resolved_by TEXT;
+ALTER TABLE payment_operations ADD COLUMN resolved_at TEXT;
+ALTER TABLE payment_operations ADD COLUMN resolution TEXT;
+"""
+"""Why an open payment operation is still open (``last_error``), and an
+operator's decision on one (who, when, why): see
+:meth:`gigmarket.cashier.Cashier.resolve`."""
+
+MIGRATIONS: tuple[str, ...] = (
+    _LEDGER,
+    _ORDERS,
+    _CATALOG,
+    _SEARCH,
+    _PAYMENTS,
+    _PAYMENT_DECISIONS,
+)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
