@@ -28,6 +28,8 @@ from gigmarket.errors import OperationSettled, ValidationError
 from gigmarket.payments.results import (
     Charge,
     ChargeStatus,
+    Decline,
+    DeclineCode,
     Payee,
     PayeeStatus,
     Payout,
@@ -168,15 +170,18 @@ class Resolution:
                 reason=why,
             )
             return books.refund(uow, op, refund)
+        failed = self.outcome is S.FAILED
+        decline = Decline(code=DeclineCode.OTHER, raw_code="operator", message=why)
         if op.kind is OperationKind.PAYOUT:
             payout = Payout(
                 id=ref or f"decided:{op.id}",
                 gateway=op.gateway,
                 payee_id="",
                 amount=op.amount,
-                status=PayoutStatus.PAID if self.outcome is S.SUCCEEDED else PayoutStatus.FAILED,
+                status=PayoutStatus.FAILED if failed else PayoutStatus.PAID,
                 idempotency_key=op.id,
                 created_at=now,
+                failure=decline if failed else None,
             )
             return books.payout(uow, op, payout)
         payee = Payee(
@@ -184,8 +189,9 @@ class Resolution:
             gateway=op.gateway,
             reference=op.subject,
             currency=op.amount.currency,
-            status=PayeeStatus.ACTIVE if self.outcome is S.SUCCEEDED else PayeeStatus.REJECTED,
+            status=PayeeStatus.REJECTED if failed else PayeeStatus.ACTIVE,
             idempotency_key=op.id,
             created_at=now,
+            decline=decline if failed else None,
         )
         return books.payee(uow, op, payee)
