@@ -361,6 +361,10 @@ def run_due(
         if progress is not None:
             progress(len(executed))
     refunds: list[PaymentOperation] = []
+    if gateway is not None:  # the charges of orders that expired are settled with its word
+        for _, order_id, outcome in executed:
+            if outcome == "expire":
+                market.cashier.settle_order(order_id)
     if gateway is not None:  # the refunds the timers queued leave now, through the real gateway
         # One pass: a refund the gateway could not take now stays queued for the
         # next run (or reconcile), rather than being tried again in a loop here.

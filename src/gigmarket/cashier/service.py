@@ -351,15 +351,9 @@ class Cashier:
         was captured meanwhile or is being settled by the network), this
         raises that refusal before anything is cancelled or written."""
         with self._storage() as uow:
-            waiting = (
-                [
-                    op
-                    for op in uow.payments.operations_for(order_id, OperationKind.PAYMENT)
-                    if op.status is S.PENDING and op.gateway_ref is not None
-                ]
-                if isinstance(order_id, str)
-                else []
-            )
+            ours = isinstance(order_id, str)  # anything else is refused by the check below
+            attempts = uow.payments.operations_for(order_id, OperationKind.PAYMENT) if ours else []
+            waiting = [op for op in attempts if op.status is S.PENDING and op.gateway_ref]
             self._may_check_out(uow, order_id, buyer_id, waiting=frozenset(op.id for op in waiting))
         if not waiting:
             return

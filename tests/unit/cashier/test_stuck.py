@@ -30,6 +30,7 @@ from gigmarket.errors import (
 )
 from gigmarket.escrow import chart
 from gigmarket.money import Amount
+from gigmarket.operations import run_due
 from gigmarket.orders import OrderState, RefundDestination
 from gigmarket.payments import ChargeStatus, Fault, Operation
 
@@ -163,6 +164,23 @@ def test_the_orders_expiry_ends_it_and_a_charge_that_lands_later_is_refunded(
     assert shop.gateway.get_charge(charge.id).refunded == usd("31.65")
     assert not shop.open_operations()
     shop.assert_books_agree()
+
+
+def test_the_run_due_job_settles_the_charges_of_the_orders_it_expires(credit_shop: Shop) -> None:
+    """``gigmarket run-due --gateway ...`` does what ``Marketplace.run_due`` does."""
+    order_id, op = stuck_charge(credit_shop)
+    credit_shop.clock.advance(PAYMENT_WINDOW)
+    summary = run_due(
+        credit_shop.storage,
+        policy=credit_shop.market.policy,
+        gateway=credit_shop.gateway,
+        clock=credit_shop.clock,
+    )
+    assert summary.outcomes()["expire"] == 1
+    assert credit_shop.cashier.operation(op.id).status is S.FAILED
+    assert credit_shop.held(credit_shop.credit_account) == usd("0.00")
+    assert credit_shop.orders.get(order_id).state is OrderState.EXPIRED
+    credit_shop.assert_books_agree()
 
 
 def test_reconcile_does_not_charge_again_for_an_order_that_expired(credit_shop: Shop) -> None:
