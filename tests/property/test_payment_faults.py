@@ -118,6 +118,7 @@ FAULTS = (
             timedelta(minutes=3),
             timedelta(minutes=20),
             timedelta(hours=5),
+            timedelta(days=60),  # past the payment window and the attention limit
         )
     ),
 )
@@ -127,7 +128,9 @@ one of the five ways: refused before processing (``unavailable``,
 ``rate_limit``), refused outright (``refuse``: a resend refused this way
 leaves the first attempt's outcome unknown), processed with the answer lost,
 or held past the caller's timeout (shorter and longer than the reconcile grace
-and the sandbox's delays)."""
+and the sandbox's delays, and for two months: past the order's payment window
+and the attention limit, so that only an expiry or an operator ends the
+attempt meanwhile)."""
 FAULT_RUNS = st.lists(st.sampled_from(FAULTS), max_size=3)
 """Faults for the next few calls of one operation (a run of refunds, say); the
 calls after them go through."""
