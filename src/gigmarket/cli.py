@@ -36,6 +36,7 @@ from gigmarket.operations import (
     parse_instant,
     parse_location,
     reconcile_store,
+    resolve_operation,
     run_due,
 )
 from gigmarket.orders import DEFAULT_PROCESS, RefundDestination
@@ -227,6 +228,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile.set_defaults(run=_reconcile)
 
+    _payments_command(command, store)
+
     migrate = command(
         "migrate",
         "create a store, or migrate it to this version's schema",
@@ -387,6 +390,8 @@ def _reconcile(args: argparse.Namespace) -> int:
             print(f"operation {fix.operation_id} ({fix.kind}): {fix.before} → {fix.after}{note}")
     for op_id, code in summary.skipped:
         print(f"operation {op_id}: skipped, the gateway could not answer: {code}")
+    for stuck in summary.attention:
+        print(f"needs a person: {stuck.line}")
     if not (args.quiet and not summary.skipped):
         print(_reconcile_line(summary))
     return EXIT_SKIPPED if summary.skipped else EXIT_OK
@@ -400,6 +405,86 @@ def _reconcile_line(summary: ReconcileSummary) -> str:
         f"checked {summary.checked}, {fixed}, "
         f"waiting {len(summary.waiting)}, skipped {len(summary.skipped)}{others}"
     )
+
+
+_RESOLVE_HELP = """
+Use it when the gateway cannot settle an operation (reconcile and audit list those
+open past a week, with why): look the operation up at the gateway (its id is the
+idempotency key the gateway received), then record what you found. The decision is
+booked as the gateway's answer would be: a charge decided succeeded pays its order
+(or is refunded if the order can no longer take it), one decided failed releases the
+buyer credit it held; a payout decided failed returns the money to the seller. It is
+recorded on the operation (who, when, why) and cannot be taken back: a settled
+operation is refused. No gateway is called.
+
+Exit status: 0 recorded, 2 refused (nothing changed) or any other error.
+"""
+
+
+def _payments_command(command: Callable[..., Any], store: argparse.ArgumentParser) -> None:
+    """``gigmarket payments resolve``: an operator's decision on a stuck operation."""
+    payments = command(
+        "payments",
+        "decide a payment operation the gateway cannot settle",
+        "Payment operations that need a person.",
+    )
+    actions = payments.add_subparsers(dest="action", required=True, metavar="ACTION")
+    resolve = actions.add_parser(
+        "resolve",
+        help="record an operator's decision on an open payment operation",
+        description="Settle an open payment operation by an operator's recorded decision.",
+        parents=[store],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_STORE_HELP + _RESOLVE_HELP,
+    )
+    resolve.add_argument(
+        "operation_id", metavar="OP_ID", help="the operation (pay:..., payout:...)"
+    )
+    resolve.add_argument(
+        "--as",
+        dest="outcome",
+        required=True,
+        choices=("failed", "succeeded"),
+        help="what the gateway did, as you found it",
+    )
+    resolve.add_argument("--reason", required=True, help="why: what you saw, and where")
+    resolve.add_argument("--operator", required=True, metavar="NAME", help="who decides")
+    resolve.add_argument(
+        "--ref",
+        metavar="GATEWAY_ID",
+        help="the gateway's id of what was made (a charge, a payout): needed with "
+        "--as succeeded unless the operation already names it",
+    )
+    resolve.add_argument(
+        "--policy",
+        choices=sorted(POLICIES),
+        default="fiverr",
+        help="the marketplace's policy preset (default: fiverr); use the host's",
+    )
+    resolve.set_defaults(run=_resolve)
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    location = _location(args)
+    storage = open_store(location)
+    try:
+        op = resolve_operation(
+            storage,
+            args.operation_id,
+            outcome=args.outcome,
+            reason=args.reason,
+            operator=args.operator,
+            reference=args.ref,
+            policy=args.policy,
+        )
+    finally:
+        storage.close()
+    said = op.failure is not None and op.failure != f"decided by {op.resolved_by}"
+    note = f" ({op.failure})" if said else ""  # e.g. a charge its order could not take
+    print(
+        f"operation {op.id} ({op.kind.value}): {op.status.value}{note}, decided by {op.resolved_by}"
+    )
+    return EXIT_OK
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ it too: a missing thing is a ``LookupError``, a malformed value a
 ```text
 GigmarketError
 ├── ValidationError (ValueError) ........ input that breaks a rule; names the field
+│   └── FutureInstant ................... a time later than the clock's now (timers never run early)
 ├── NotFound (LookupError) .............. a thing that does not exist
 │   ├── AccountNotFound
 │   ├── EntryNotFound
@@ -63,6 +64,7 @@ GigmarketError
 │   └── WebhookVerificationFailed ....... bad or missing signature, stale timestamp, bad payload
 ├── CashierError ........................ the payment service refused a request it could not honour
 │   ├── PaymentInProgress ............... an order whose payment is already under way or done
+│   ├── OperationSettled ................ an operator's decision on an operation already settled
 │   └── WithdrawalRefused ............... a withdrawal outside the limits, or with no payee
 └── StorageError ........................ the store failed; the driver error is chained
     ├── TransientStorageError ........... a conflict with another writer; safe to retry
@@ -73,7 +75,7 @@ GigmarketError
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 __all__ = [
     "AccountConflict",
@@ -86,6 +88,7 @@ __all__ = [
     "CurrencyMismatch",
     "EntryNotFound",
     "FeePolicyError",
+    "FutureInstant",
     "GatewayIdempotencyConflict",
     "GatewayMisconfigured",
     "GatewayUnavailable",
@@ -109,6 +112,7 @@ __all__ = [
     "NotFound",
     "NotGigOwner",
     "NotOrderable",
+    "OperationSettled",
     "OrderError",
     "OrderNotFound",
     "OutcomeUnknown",
@@ -214,6 +218,23 @@ class ValidationError(GigmarketError, ValueError):
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.errors = errors or ((field or "", message),)
+
+
+class FutureInstant(ValidationError):
+    """A time later than the clock's now, where only the past or the present makes
+    sense: running the timers "as of" a future instant would run them before
+    they are due. ``instant`` is what was given, ``now`` the clock's time."""
+
+    code = "future_instant"
+
+    def __init__(self, *, instant: datetime, now: datetime, field: str = "now") -> None:
+        super().__init__(
+            f"{instant.isoformat()} is later than the clock's now ({now.isoformat()}): "
+            "a timer never runs before it is due",
+            field=field,
+        )
+        self.instant = instant
+        self.now = now
 
 
 class NotFound(GigmarketError, LookupError):
@@ -960,6 +981,20 @@ class PaymentInProgress(CashierError):
             + ("it is paid" if status == "succeeded" else "reconcile it before charging again")
         )
         self.order_id = order_id
+        self.operation_id = operation_id
+        self.status = status
+
+
+class OperationSettled(CashierError):
+    """An operator's decision on a payment operation that is no longer open:
+    its outcome is already in the books, and only moves forward."""
+
+    code = "operation_settled"
+
+    def __init__(self, *, operation_id: str, status: str) -> None:
+        super().__init__(
+            f"payment operation {operation_id!r} is already {status}: there is nothing to decide"
+        )
         self.operation_id = operation_id
         self.status = status
 

@@ -261,9 +261,17 @@ class Marketplace:
 
     def run_due(self, now: datetime | None = None) -> DueRun:
         """Fire every timer that is due (auto-completion, clearance, expiry...),
-        then send the card refunds they queued. Safe to run from several cron
-        workers at once."""
+        then settle the payment attempts of the orders that expired and send
+        the card refunds the timers queued. Safe to run from several cron
+        workers at once.
+
+        ``now`` defaults to the clock's now and may not be later: a timer
+        never runs before it is due (:class:`~gigmarket.errors.FutureInstant`,
+        and nothing runs). Advance the clock to let time pass."""
         done = self.orders.run_due(now)
+        for _, order_id, outcome in done.executed:
+            if outcome == "expire":
+                self.cashier.settle_order(order_id)
         self.cashier.send_refunds()
         return done
 
@@ -274,12 +282,18 @@ class Marketplace:
 
     def audit(self) -> list[Violation]:
         """Every broken invariant of the ledger, the orders and the payments, read
-        in one unit of work (empty when all is well). For a SQL store in
+        in one unit of work (empty when all is well), and every payment
+        operation open past the cashier policy's ``attention_after``
+        (``9-stuck``: a person must decide it). For a SQL store in
         production, ``gigmarket audit`` reads a read-only snapshot instead."""
         with self.storage() as uow:
             violations = list(audit_ledger(uow.ledger).violations)
             violations += audit_orders(uow, self.orders.process)
-            violations += audit_payments(uow)
+            violations += audit_payments(
+                uow,
+                now=self.clock.now(),
+                attention_after=self.cashier.policy.attention_after,
+            )
             return violations
 
     # -- events -------------------------------------------------------------

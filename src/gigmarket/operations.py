@@ -1,5 +1,5 @@
 """What an operator does to a store: open it from a URL, migrate it, run its
-timers, reconcile its payments.
+timers, reconcile its payments, decide a payment the gateway cannot settle.
 
 The ``gigmarket`` command line is a thin shell over these functions (and over
 :mod:`gigmarket.store_audit`); a host's own scheduler can call them too.
@@ -38,6 +38,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import attrs
 
 from gigmarket.cashier import PaymentOperation, ReconcileFix
+from gigmarket.cashier.audit import Attention
+from gigmarket.cashier.resolve import resolution
 from gigmarket.clock import Clock, SystemClock, require_aware
 from gigmarket.errors import (
     GatewayMisconfigured,
@@ -51,6 +53,7 @@ from gigmarket.orders import LifecyclePolicy, fiverr_policy, upwork_policy
 from gigmarket.payments import registry
 from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
 from gigmarket.payments.secret import REDACTED
+from gigmarket.retry import retrying
 from gigmarket.storage import sqlite_schema
 from gigmarket.storage.sqlite import SQLiteStorage
 from gigmarket.storage.urls import redact_url, scrub, url_secrets
@@ -69,6 +72,7 @@ __all__ = [
     "parse_instant",
     "parse_location",
     "reconcile_store",
+    "resolve_operation",
     "run_due",
     "stored_version",
 ]
@@ -413,6 +417,10 @@ def run_due(
         if progress is not None:
             progress(len(executed))
     refunds: list[PaymentOperation] = []
+    if gateway is not None:  # the charges of orders that expired are settled with its word
+        for _, order_id, outcome in executed:
+            if outcome == "expire":
+                market.cashier.settle_order(order_id)
     if gateway is not None:  # the refunds the timers queued leave now, through the real gateway
         # One pass: a refund the gateway could not take now stays queued for the
         # next run (or reconcile), rather than being tried again in a loop here.
@@ -552,6 +560,9 @@ class ReconcileSummary:
     """(operation id, error code): the gateway could not answer for them now."""
     others: int = 0
     """Open operations made on another gateway, left to a run with that gateway."""
+    attention: tuple[Attention, ...] = ()
+    """Operations open past the policy's limit: a person must decide them
+    (``gigmarket payments resolve``)."""
 
     def changes(self) -> Counter[str]:
         """How many changes went from each status to each other (``unknown→succeeded``)."""
@@ -592,4 +603,69 @@ def reconcile_store(
         waiting=run.waiting,
         skipped=run.skipped,
         others=run.others,
+        attention=run.attention,
     )
+
+
+# -- operators' decisions -------------------------------------------------------
+
+
+def resolve_operation(
+    storage: Any,
+    operation_id: str,
+    *,
+    outcome: str,
+    reason: str,
+    operator: str,
+    reference: str | None = None,
+    policy: str = "fiverr",
+    clock: Clock | None = None,
+) -> PaymentOperation:
+    """Record an operator's decision on an open payment operation
+    (:meth:`gigmarket.cashier.Cashier.resolve`), without calling any gateway.
+
+    ``policy`` names the host's preset (:data:`POLICIES`); it is built on the
+    operation's own gateway, so that the books move the same ledger accounts
+    the gateway's answer would have moved.
+    """
+    decision = resolution(
+        operation_id, outcome=outcome, reason=reason, operator=operator, reference=reference
+    )
+    if policy not in POLICIES:
+        raise ValidationError(f"one of {', '.join(sorted(POLICIES))}", field="--policy")
+    clock = clock if clock is not None else SystemClock()
+    with storage() as uow:
+        found = uow.payments.get_operation(decision.operation_id)
+    if found is None:
+        raise ValidationError(f"no payment operation {operation_id!r}", field="operation_id")
+    offline = _Offline(found.gateway)
+    market = Marketplace(
+        storage,
+        gateway=offline,
+        payouts=offline,
+        policy=POLICIES[policy](gateway=found.gateway),
+        clock=clock,
+    )
+
+    def attempt() -> PaymentOperation:
+        with storage() as uow:
+            done = decision.apply(uow, market.cashier.books)
+            uow.commit()
+            return done
+
+    return retrying(attempt)
+
+
+class _Offline:
+    """The gateway an operator's decision is booked on, by name only: a decision
+    never calls the gateway, and any call would be a bug."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        raise GatewayMisconfigured(
+            "an operator's decision does not call the gateway",
+            gateway=self.name,
+            operation=attribute,
+        )

@@ -30,10 +30,12 @@ invariant              what is checked
                        paid through it, a payout's hold) has its operation; refunds in
                        flight hold exactly what the open refund operations add up to; an
                        order is paid by at most one kept charge, the one it records
-``9-gateway``          (with a gateway that lists its activity) what the gateway made
+``9-stuck``            no payment operation is open longer than a limit (a week, or
+                       ``--open-limit``) without a person being told (each is listed, with
+                       why: ``gigmarket payments resolve``)
+``10-gateway``         (with a gateway that lists its activity) what the gateway made
                        agrees with the operations: no charge, refund or payout it made is
                        unbooked, none booked that it did not make, amounts agree
-``10-stuck``           (with an open limit) no payment operation is open for longer
 =====================  ===================================================================
 
 The snapshot changes nothing and blocks no writer: on SQLite a deferred read
@@ -56,7 +58,7 @@ from typing import Any, cast
 
 import attrs
 
-from gigmarket.cashier.audit import PaymentEntries, audit_operations
+from gigmarket.cashier.audit import ATTENTION_AFTER, PaymentEntries, audit_operations
 from gigmarket.cashier.model import OPEN_STATUSES, PaymentOperation
 from gigmarket.cashier.ports import CashierUnitOfWork
 from gigmarket.errors import GigmarketError, StorageError
@@ -85,7 +87,7 @@ READABLE = "0-readable"
 
 
 def invariant_order(invariant: str) -> tuple[int, str]:
-    """Sort ``10-stuck`` after ``9-gateway``: by number, then name."""
+    """Sort ``10-gateway`` after ``9-stuck``: by number, then name."""
     number, _, name = invariant.partition("-")
     return (int(number), name) if number.isdigit() else (1_000, invariant)
 
@@ -656,10 +658,12 @@ def audit_store(
     snapshot; ``progress(entries read)`` is called every ``progress_every`` entries.
 
     With ``gateway`` (an adapter that lists its activity), what it made since
-    ``since`` is compared with the payment operations (``9-gateway``); it is
+    ``since`` is compared with the payment operations (``10-gateway``); it is
     listed *before* the snapshot is read, so that nothing the gateway made
-    meanwhile is taken for missing. With ``open_limit``, payment operations
-    open for longer than that at ``now`` are reported (``10-stuck``).
+    meanwhile is taken for missing. Payment operations open for longer than
+    ``open_limit`` (a week, :attr:`CashierPolicy.attention_after`, unless
+    given) at ``now`` (the system clock's, unless given) are reported
+    (``9-stuck``).
     """
     listed = gateway_listing(gateway, since) if gateway is not None else None
     with _read_snapshot(storage) as snapshot:
@@ -710,15 +714,18 @@ def audit_store(
             )
             for problem in audit_gateway(listed, operations, payment_entries)
         )
-    if open_limit is not None:
-        findings.extend(
-            Finding(
-                invariant=problem.invariant,
-                message=problem.message,
-                operation_id=problem.operation_id,
-            )
-            for problem in audit_open(operations, open_limit=open_limit, now=now)
+    findings.extend(
+        Finding(
+            invariant=problem.invariant,
+            message=problem.message,
+            operation_id=problem.operation_id,
         )
+        for problem in audit_open(
+            operations,
+            open_limit=open_limit if open_limit is not None else ATTENTION_AFTER,
+            now=now,
+        )
+    )
     # stable: keeps each check's order within an invariant
     findings.sort(key=lambda finding: invariant_order(finding.invariant))
     return StoreAudit(

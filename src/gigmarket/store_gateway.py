@@ -6,9 +6,9 @@ reconciled, a payout recorded as paid that the gateway never made. Only the
 gateway can tell, so ``gigmarket audit --gateway NAME`` lists what it made
 (the optional :class:`~gigmarket.payments.protocols.ListsActivity` port) and
 compares each charge, refund and payout with the payment operation whose id
-is its idempotency key (``9-gateway``). And ``--open-limit`` reports every
-operation still open after that long (``10-stuck``): what ``reconcile``
-should have settled and did not.
+is its idempotency key (``10-gateway``). And every operation still open
+after a limit (a week, or ``--open-limit``) is reported (``9-stuck``): what
+``reconcile`` should have settled and did not, and a person must now decide.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from gigmarket.cashier.audit import PaymentEntries
+from gigmarket.cashier.audit import STUCK, PaymentEntries, needs_attention
 from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.clock import SystemClock
 from gigmarket.errors import UnsupportedOperation
@@ -35,7 +35,6 @@ from gigmarket.payments.results import (
 __all__ = [
     "GATEWAY",
     "GRACE",
-    "STUCK",
     "GatewayActivity",
     "Problem",
     "audit_gateway",
@@ -43,8 +42,7 @@ __all__ = [
     "gateway_listing",
 ]
 
-GATEWAY = "9-gateway"
-STUCK = "10-stuck"
+GATEWAY = "10-gateway"
 GRACE = timedelta(minutes=5)
 """An operation changed this recently may still be waiting for its answer to be
 booked (the call is made, the second transaction not yet committed): it is not
@@ -251,23 +249,6 @@ def audit_open(
     """Every payment operation open for longer than ``open_limit`` at ``now``."""
     moment = now if now is not None else SystemClock().now()
     return [
-        Problem(
-            invariant=STUCK,
-            message=f"{_name(op)}, open since {op.created_at.isoformat(timespec='seconds')}: "
-            f"longer than {_duration(open_limit)}; run `gigmarket reconcile`",
-            operation_id=op.id,
-        )
-        for op in operations
-        if op.is_open and moment - op.created_at > open_limit
+        Problem(invariant=STUCK, message=stuck.detail, operation_id=stuck.operation_id)
+        for stuck in needs_attention(operations, now=moment, after=open_limit)
     ]
-
-
-def _duration(span: timedelta) -> str:
-    """``24h``, ``7d``, ``90m``: days from two days up, hours below (as people say them)."""
-    seconds = int(span.total_seconds())
-    if seconds % 86_400 == 0 and seconds >= 2 * 86_400:
-        return f"{seconds // 86_400}d"
-    for unit, size in (("h", 3_600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"

@@ -207,6 +207,10 @@ CORRUPTIONS = [
             "open refund operations add up to 10.00 USD",
             "[8-payments] ledger: refund forged-refund (queued): "
             "the entry setting the refund aside is missing",
+            # queued since the story's day, long before the audit: a person must look
+            "[9-stuck] payment operation forged-refund: refund queued, open since "
+            "2026-01-05T09:00:00+00:00: a card refund not yet accepted by the gateway; "
+            "decide it with 'gigmarket payments resolve'",
         ],
     ),
     Corruption(

@@ -111,8 +111,13 @@ V1_HOLD = (
 )
 
 
-def _write_v1_ledger(execute: Execute) -> None:
-    """A payment, its release and clearance, and a pending withdrawal, in v1 tables."""
+SCOPED_SINCE = 6
+"""The schema version from which idempotency keys are stored with their scope."""
+
+
+def _write_v1_ledger(execute: Execute, version: int = 1) -> None:
+    """A payment, its release and clearance, and a pending withdrawal, as the
+    code of schema ``version`` wrote them (the same data in every version)."""
     for row in V1_ACCOUNTS:
         execute(
             "INSERT INTO ledger_accounts (code, currency, allow_negative, posted, held) "
@@ -136,10 +141,19 @@ def _write_v1_ledger(execute: Execute) -> None:
                 "INSERT INTO ledger_references (entry_seq, line, reference) VALUES (?, ?, ?)",
                 (seq, line, reference),
             )
-    execute(
-        "INSERT INTO idempotency_keys (key, operation, fingerprint, result_id) VALUES (?, ?, ?, ?)",
-        V1_IDEMPOTENCY,
-    )
+    if version < SCOPED_SINCE:
+        execute(
+            "INSERT INTO idempotency_keys (key, operation, fingerprint, result_id) "
+            "VALUES (?, ?, ?, ?)",
+            V1_IDEMPOTENCY,
+        )
+    else:  # the library's key for charge ch_1, in its scope
+        key, operation, fingerprint, result_id = V1_IDEMPOTENCY
+        execute(
+            "INSERT INTO idempotency_keys (scope, key, operation, fingerprint, result_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            ("gigmarket:payment", key.removeprefix("payment:"), operation, fingerprint, result_id),
+        )
     execute(
         "INSERT INTO ledger_holds (id, source, destination, status, document) "
         "VALUES (?, ?, ?, ?, ?)",
@@ -240,7 +254,7 @@ def _sqlite_version(path: Path) -> int:
 def test_an_old_sqlite_file_is_migrated_on_open(tmp_path: Path, version: int) -> None:
     old, fresh = tmp_path / "old.db", tmp_path / "fresh.db"
     _sqlite_file_at(old, version)
-    _sqlite_plain(old, lambda db: _write_v1_ledger(db.execute))
+    _sqlite_plain(old, lambda db: _write_v1_ledger(db.execute, version))
 
     storage = SQLiteStorage(old)
     try:
@@ -394,7 +408,7 @@ def test_an_old_postgres_schema_is_migrated_on_open(
     from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
 
     _pg_schema_at(postgres_url, postgres_schema, version)
-    _pg_plain(postgres_url, postgres_schema, _write_v1_ledger)
+    _pg_plain(postgres_url, postgres_schema, lambda ex: _write_v1_ledger(ex, version))
 
     storage = PostgresStorage(postgres_url, schema=postgres_schema)
     try:

@@ -20,7 +20,11 @@ holds everything that is not a rule:
   re-signed, as the gateway's retry would;
 - **settling**: the clock far ahead, ``run_due``, ``settle_pending``,
   webhooks, ``send_refunds`` and ``reconcile``, round after round, until no
-  operation is open and nothing is left to deliver;
+  operation is open and nothing is left to deliver. A gateway that keeps
+  refusing the charges reconcile sends again (``stubborn``) leaves some open:
+  each must be on reconcile's list of what needs a person once it is past the
+  limit, and the documented way out ends it (an order's expiry, an
+  operator's decision read off the gateway, :meth:`PaymentWorld.decide`);
 - **the invariants**: :meth:`PaymentWorld.check_step` (after every step:
   the marketplace's own audit of ledger, orders and payments, and what can be
   held against the gateway while things are in flight) and
@@ -38,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gigmarket.cashier import OperationKind, OperationStatus, PaymentOperation
+from gigmarket.cashier.audit import STUCK, Attention
 from gigmarket.catalog import CreateAccount
 from gigmarket.clock import ManualClock
 from gigmarket.errors import GatewayUnavailable, WebhookVerificationFailed
@@ -117,7 +122,11 @@ def card_part(op: PaymentOperation) -> int:
 class PaymentWorld:
     """One marketplace and its sandbox gateway, with the readers and checks the machine needs."""
 
-    def __init__(self, refund_to: RefundDestination) -> None:
+    def __init__(self, refund_to: RefundDestination, *, stubborn: bool = False) -> None:
+        self.stubborn = stubborn
+        """The gateway refuses, to the end, every charge reconcile sends again."""
+        self.decisions = 0
+        """Operator decisions taken while settling (the way out of what the gateway never ends)."""
         self.clock = ManualClock(START)
         self.storage = MemoryStorage()
         self.gateway = SandboxGateway(
@@ -276,24 +285,110 @@ class PaymentWorld:
     # -- settling ---------------------------------------------------------
 
     def settle(self) -> None:
-        """Let everything finish: no more faults on calls, buyers who never
-        authenticate give up, the clock runs far ahead, and the jobs run
-        until no operation is open and nothing is left to deliver."""
+        """Let everything finish: no more faults on calls (but a ``stubborn``
+        gateway's refusals of charges sent again), buyers who never
+        authenticate give up, the clock runs far ahead, and the jobs run until
+        no operation is open and nothing is left to deliver.
+
+        No stuck money: whatever reconcile leaves open past the policy's limit
+        is on its list of what needs a person (and on the audit's), and an
+        operator decides it from what the gateway shows; an order that expired
+        with its charge unknown has that charge settled by ``run_due``."""
         self.disarm()
         for _ in range(SETTLE_ROUNDS):
             self.abandon_authentications()
             self.clock.advance(SETTLE_STEP)
-            self.desk.run_due()
+            self.market.run_due()
             self.gateway.settle_pending()
             delivered = self.deliver_webhooks()
             self.cashier.send_refunds()
-            report = self.cashier.reconcile()
+            if self.stubborn:
+                self.gateway.faults.on(Operation.CHARGE, *[Fault.refuse()] * 50)
+            try:
+                report = self.cashier.reconcile()
+            finally:
+                self.disarm(Operation.CHARGE)
+            self.check_reported(report.attention)
             delivered += self.deliver_webhooks()
+            for stuck in report.attention:
+                decided = self.decide(self.cashier.operation(stuck.operation_id))
+                self.decisions += decided
+                delivered += decided
             quiet = not delivered and report.clean and not report.waiting and not self.retries
             if quiet and not self.open_operations() and self._orders_at_rest():
                 return
         open_ops = [(op.id, op.status.value) for op in self.open_operations()]
         raise AssertionError(f"no standstill after {SETTLE_ROUNDS} rounds; still open: {open_ops}")
+
+    def overdue(self) -> set[str]:
+        """The operations open for longer than the policy's limit."""
+        limit = self.cashier.policy.attention_after
+        now = self.clock.now()
+        return {op.id for op in self.open_operations() if now - op.created_at > limit}
+
+    def check_reported(self, attention: Sequence[Attention]) -> None:
+        """Every operation open past the limit is on reconcile's list, and the audit's."""
+        overdue = self.overdue()
+        listed = {item.operation_id for item in attention}
+        assert overdue <= listed, f"open past the limit, not reported: {overdue - listed}"
+        self.check_audit_reports()
+
+    def check_audit_reports(self) -> None:
+        """The audit lists exactly the operations open past the limit (9-stuck)."""
+        overdue = self.overdue()
+        audited = [v.message for v in self.market.audit() if v.invariant == STUCK]
+        listed = {line.split(" ", 2)[1] for line in audited}
+        assert listed == overdue, (audited, overdue)
+
+    def decide(self, op: PaymentOperation) -> int:
+        """An operator settles ``op`` as the gateway's dashboard shows it: a
+        charge captured succeeded (with its id), one the gateway never made or
+        that failed did not; a payout or a refund only once the gateway has
+        settled it (one still held there could be paid after all). Returns 1
+        when a decision was recorded."""
+        outcome, reference = self.dashboard(op)
+        if outcome is None or not op.is_open:
+            return 0
+        decided = self.cashier.resolve(
+            op.id,
+            outcome=outcome,
+            reason="as the gateway's dashboard shows it",
+            operator="ops",
+            reference=reference,
+        )
+        assert not decided.is_open
+        assert (decided.resolved_by, decided.resolved_at) == ("ops", self.clock.now())
+        return 1
+
+    def dashboard(self, op: PaymentOperation) -> tuple[str | None, str | None]:
+        """What the gateway shows of ``op``: (outcome to record, its id there),
+        or ``(None, None)`` when it cannot be told yet."""
+        if op.kind in (OperationKind.PAYMENT, OperationKind.TIP):
+            charge = self.charge_of(op)
+            if charge is None:
+                return "failed", None  # one that lands later is refunded when it turns up
+            if charge.status is ChargeStatus.CAPTURED:
+                return "succeeded", charge.id
+            if charge.status in (ChargeStatus.FAILED, ChargeStatus.CANCELLED):
+                return "failed", charge.id
+            return None, None
+        if op.kind is OperationKind.PAYOUT:
+            payout = self.payout_of(op)
+            if payout is not None and payout.status is PayoutStatus.PAID:
+                return "succeeded", payout.id
+            if payout is not None and payout.status in (
+                PayoutStatus.FAILED,
+                PayoutStatus.CANCELLED,
+            ):
+                return "failed", payout.id
+            return None, None
+        if op.kind is OperationKind.REFUND and op.charge_ref is not None:
+            refund = self.gateway.get_charge(op.charge_ref).refund_for(op.id)
+            if refund is not None and refund.status is RefundStatus.SUCCEEDED:
+                return "succeeded", refund.id
+            if refund is not None and refund.status is RefundStatus.FAILED:
+                return "failed", refund.id
+        return None, None
 
     def abandon_authentications(self) -> None:
         """Buyers who never finish 3-D Secure: their charges fail."""
@@ -309,8 +404,11 @@ class PaymentWorld:
 
     def check_step(self) -> None:
         """What must hold after every step, whatever is still in flight."""
-        violations = self.market.audit()  # the ledger, the orders, the payments (8-payments)
+        # the ledger, the orders, the payments (8-payments); what is open past
+        # the limit (9-stuck) is a report for a person, checked by check_reported
+        violations = [v for v in self.market.audit() if v.invariant != STUCK]
         assert not violations, violations
+        self.check_audit_reports()
         for order_id in self.orders:
             self._check_order_now(order_id)
         for seller in SELLERS:

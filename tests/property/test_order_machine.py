@@ -56,6 +56,7 @@ from hypothesis.stateful import (
 
 from gigmarket.clock import ManualClock
 from gigmarket.errors import (
+    FutureInstant,
     GigmarketError,
     IdempotencyConflict,
     OrderNotFound,
@@ -719,6 +720,20 @@ class OrderMachine(RuleBasedStateMachine):
         self.run_due()
         if cron == "runs twice":
             assert self.unchanged(self.desk.run_due).count == 0
+
+    @rule(
+        ahead=st.sampled_from([timedelta(microseconds=1), timedelta(minutes=1)]) | CLOCK_STEPS,
+        to_next_due=st.booleans(),
+    )
+    def cron_asks_for_the_future(self, ahead: timedelta, to_next_due: bool) -> None:
+        """A caller asks for the timers as of a time past the clock (the next
+        due time, say): refused, and nothing runs before it is due; then cron
+        runs at the clock's own time, as it should."""
+        now = self.clock.now()
+        due = self.model.next_due()
+        until = due if to_next_due and due is not None and due > now else now + ahead
+        self.refused(FutureInstant, lambda: self.desk.run_due(until))
+        self.run_due()
 
     @precondition(
         lambda self: self.checks >= DRAIN_EVERY and self.checks - self.last_drain >= DRAIN_EVERY

@@ -15,7 +15,14 @@ refund calls), tips completed orders, onboards bank accounts and withdraws
 arms webhook faults (duplicated, out of order, late, tampered) and delivers the
 webhooks, and runs ``reconcile``: as a step of its own, or right after a call
 whose request the gateway may still hold, with faults on its status queries
-and on the calls it sends again.
+and on the calls it sends again (one of them: the gateway refusing a resend
+outright, which leaves the first attempt's outcome unknown). It asks for the
+timers as of a time past the clock (refused, changing nothing), runs the
+timers through the marketplace (which settles the charges of orders that
+expired meanwhile) or the order desk, and has an operator decide open
+operations as the gateway's dashboard shows them (deciding one twice is
+refused). A refused checkout changes nothing, at the gateway either: a charge
+waiting for 3-D Secure is cancelled only by a checkout that goes ahead.
 
 After every step (:meth:`PaymentWorld.check_step`): the marketplace's audit
 (ledger, orders, payments) is clean; an order holds exactly what it should in
@@ -30,7 +37,11 @@ open) and :meth:`PaymentWorld.check_settled` requires what the issue asks:
 each order charged at most once, every charge, refund and payout in the
 ledger, the ledger's gateway account equal to what the gateway captured,
 refunded and paid out, to the cent, no withdrawal paid twice, nothing left in
-flight.
+flight. No stuck money: in some runs the gateway refuses every charge sent
+again while settling; what stays open past the limit must then be on
+reconcile's and the audit's list of what needs a person, and the documented
+way out (the order's expiry, an operator's decision) ends it, so the same
+checks hold.
 """
 
 from __future__ import annotations
@@ -54,7 +65,10 @@ from hypothesis.stateful import (
 
 from gigmarket.cashier import CheckoutResult, OperationKind, OperationStatus, PaymentOperation
 from gigmarket.errors import (
+    FutureInstant,
     GatewayUnavailable,
+    InvalidPaymentRequest,
+    OperationSettled,
     OutcomeUnknown,
     PaymentInProgress,
     TransitionNotAllowed,
@@ -95,6 +109,7 @@ CARDS = st.sampled_from(
 FAULTS = (
     Fault.unavailable(),
     Fault.rate_limit(),
+    Fault.refuse(),
     Fault.lose_response(),
     *(
         Fault.delay(delay)
@@ -103,14 +118,19 @@ FAULTS = (
             timedelta(minutes=3),
             timedelta(minutes=20),
             timedelta(hours=5),
+            timedelta(days=60),  # past the payment window and the attention limit
         )
     ),
 )
 CALL_FAULTS = st.sampled_from([None] * 6 + list(FAULTS))
 """A gateway call that goes through (``None``, about half the time), or fails in
-one of the four ways: refused before processing (``unavailable``,
-``rate_limit``), processed with the answer lost, or held past the caller's
-timeout (shorter and longer than the reconcile grace and the sandbox's delays)."""
+one of the five ways: refused before processing (``unavailable``,
+``rate_limit``), refused outright (``refuse``: a resend refused this way
+leaves the first attempt's outcome unknown), processed with the answer lost,
+or held past the caller's timeout (shorter and longer than the reconcile grace
+and the sandbox's delays, and for two months: past the order's payment window
+and the attention limit, so that only an expiry or an operator ends the
+attempt meanwhile)."""
 FAULT_RUNS = st.lists(st.sampled_from(FAULTS), max_size=3)
 """Faults for the next few calls of one operation (a run of refunds, say); the
 calls after them go through."""
@@ -127,6 +147,8 @@ RECONCILE_FAULTS = st.lists(
 RESEND_FAULTS = (
     Fault.unavailable(),
     Fault.rate_limit(),
+    Fault.refuse(),
+    Fault.refuse(),
     Fault.lose_response(),
     Fault.delay(timedelta(seconds=30)),
 )
@@ -195,6 +217,7 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         banks=st.tuples(*(BANKS for _ in SELLERS)),
         earned=st.tuples(*(EARNED for _ in SELLERS)),
         first=st.lists(ORDERS, min_size=1, max_size=3),
+        stubborn=st.sampled_from([False, False, True]),
     )
     def open_market(
         self,
@@ -202,12 +225,16 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         banks: tuple[str | None, ...],
         earned: tuple[int | None, ...],
         first: list[tuple[str, str, int, str, Fault | None]],
+        stubborn: bool,
     ) -> MultipleResults[str]:
         """A marketplace refunding to the card or as credit; sellers with a
         bank account or not yet, with cleared earnings from an earlier order
-        or none; and the first orders."""
-        self.world = w = PaymentWorld(refund_to)
+        or none; and the first orders. A ``stubborn`` gateway refuses, to the
+        end, the charges reconcile sends again while settling."""
+        self.world = w = PaymentWorld(refund_to, stubborn=stubborn)
         event(f"refunds to {refund_to.value}")
+        if stubborn:
+            event("a gateway that refuses every resend while settling")
         for seller, bank, price in zip(SELLERS, banks, earned, strict=True):
             if bank is not None:
                 w.cashier.onboard_payee(w.people[seller], CURRENCY, bank_token=bank)
@@ -287,11 +314,17 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         )
         w.arm(Operation.CHARGE, fault)
         try:
-            self.attempt(order_id, card, fault, before, blocked=blocked, settles=bool(pending))
+            went_ahead = self.attempt(order_id, card, fault, before, blocked=blocked)
         finally:
             w.disarm(Operation.CHARGE)
         for op_id, status in pending.items():
-            self.check_settled_attempt(op_id, status)
+            if went_ahead:
+                self.check_settled_attempt(op_id, status)
+            else:  # refused first: nothing was cancelled at the gateway
+                op = w.cashier.operation(op_id)
+                charge = w.charge_of(op)
+                assert charge is not None
+                assert charge.status is status, (op_id, status, charge)
 
     def attempt(
         self,
@@ -301,8 +334,8 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         before: Sequence[PaymentOperation],
         *,
         blocked: bool,
-        settles: bool,
-    ) -> None:
+    ) -> bool:
+        """One checkout; whether it went ahead (was not refused)."""
         w = self.w
         order = w.order(order_id)
 
@@ -310,32 +343,31 @@ class PaymentFaultMachine(RuleBasedStateMachine):
             return w.cashier.checkout(order_id, buyer_id=order.buyer_id, source=card)
 
         if blocked or order.state is not OrderState.PENDING_PAYMENT:
-            if settles:  # earlier attempts are settled even so: that much changes
-                with pytest.raises((PaymentInProgress, TransitionNotAllowed)):
-                    call()
-            else:
-                self.refused((PaymentInProgress, TransitionNotAllowed), call)
-            return
+            # Refused before anything is done: no waiting charge is cancelled
+            # at the gateway, no attempt is settled, nothing is written.
+            self.refused((PaymentInProgress, TransitionNotAllowed), call)
+            return False
         try:
             result = call()
-        except GatewayUnavailable:  # refused before processing: nothing was charged
+        except (GatewayUnavailable, InvalidPaymentRequest):  # surely not processed
             op = self.new_operation(order_id, before)
             assert op.status is S.FAILED
-            assert fault in (Fault.unavailable(), Fault.rate_limit())
+            assert fault in (Fault.unavailable(), Fault.rate_limit(), Fault.refuse())
             assert w.charge_of(op) is None
             event("checkout: refused before processing")
-            return
+            return True
         except OutcomeUnknown:  # processed, or held: only a status query can tell
             op = self.new_operation(order_id, before)
             assert op.status is S.UNKNOWN
             event("checkout: outcome unknown")
-            return
+            return True
         op = result.operation
         event(f"checkout: {op.status.value}")
         if op.status is S.SUCCEEDED:
             assert result.order.state is OrderState.AWAITING_REQUIREMENTS
         else:
             assert result.order.state is OrderState.PENDING_PAYMENT
+        return True
 
     def check_settled_attempt(self, op_id: str, status: ChargeStatus) -> None:
         """A pending attempt a checkout settled first, which was ``status`` at the gateway."""
@@ -490,7 +522,7 @@ class PaymentFaultMachine(RuleBasedStateMachine):
                 return
             try:
                 result = call()
-            except (GatewayUnavailable, OutcomeUnknown) as error:
+            except (GatewayUnavailable, InvalidPaymentRequest, OutcomeUnknown) as error:
                 event(f"tip: {type(error).__name__}")
             else:
                 event(f"tip: {result.operation.status.value}")
@@ -520,7 +552,7 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         try:
             op = w.cashier.onboard_payee(w.people[seller], CURRENCY, bank_token=bank)
             event(f"payee: {op.status.value}")
-        except (GatewayUnavailable, OutcomeUnknown) as error:
+        except (GatewayUnavailable, InvalidPaymentRequest, OutcomeUnknown) as error:
             event(f"payee: {type(error).__name__}")
         finally:
             w.disarm(Operation.ONBOARD_PAYEE)
@@ -560,7 +592,7 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         except WithdrawalRefused as refusal:
             event(f"withdrawal refused: {refusal.reason}")
             assert w.snapshot() == before, "a refused withdrawal changed something"
-        except GatewayUnavailable:  # refused before processing: the money is available again
+        except (GatewayUnavailable, InvalidPaymentRequest):  # not processed: money available again
             op = self.new_operation(seller_id, ops)
             assert op.status is S.FAILED
             assert w.payout_of(op) is None
@@ -578,15 +610,51 @@ class PaymentFaultMachine(RuleBasedStateMachine):
 
     # -- time, webhooks, reconcile ----------------------------------------
 
-    @rule(step=CLOCK_STEPS, run_due=st.booleans(), settle_pending=st.booleans())
-    def advance(self, step: timedelta, run_due: bool, settle_pending: bool) -> None:
-        """Time passes; the timer job runs (or, like a late cron job, not yet);
-        the sandbox may move what waits on its clock one step at once."""
+    @rule(
+        step=CLOCK_STEPS,
+        run_due=st.sampled_from([None, "desk", "marketplace"]),
+        settle_pending=st.booleans(),
+    )
+    def advance(self, step: timedelta, run_due: str | None, settle_pending: bool) -> None:
+        """Time passes; the timer job runs (the order desk's, or the
+        marketplace's, which also settles the charges of orders that expired
+        and sends the refunds queued), or, like a late cron job, not yet; the
+        sandbox may move what waits on its clock one step at once."""
         self.w.clock.advance(step)
-        if run_due:
+        if run_due == "desk":
             self.w.desk.run_due()
+        elif run_due == "marketplace":
+            for _, _, outcome in self.w.market.run_due().executed:
+                event(f"run_due: {outcome}")
         if settle_pending:
             self.w.gateway.settle_pending()
+
+    @rule(ahead=st.sampled_from([timedelta(microseconds=1), timedelta(days=3)]) | CLOCK_STEPS)
+    def run_due_ahead_of_the_clock(self, ahead: timedelta) -> None:
+        """A caller asks for the timers as of a time past the clock: refused,
+        nothing runs before its time (no order expires, no earnings clear)."""
+        w = self.w
+        later = w.clock.now() + ahead
+        self.refused((FutureInstant,), lambda: w.market.run_due(later))
+        self.refused((FutureInstant,), lambda: w.desk.run_due(later))
+
+    @precondition(lambda self: self.world is not None and bool(self.w.open_operations()))
+    @rule(data=st.data())
+    def operator_decides(self, data: st.DataObject) -> None:
+        """An operator settles an open operation as the gateway's dashboard
+        shows it (or leaves it, when the gateway cannot tell yet); deciding it
+        again is refused and changes nothing."""
+        w = self.w
+        op = data.draw(st.sampled_from(w.open_operations()), label="operation")
+        if not w.decide(op):
+            event("operator: the gateway cannot tell yet")
+            return
+        done = w.cashier.operation(op.id)
+        event(f"operator: {op.kind.value} {op.status.value} -> {done.status.value}")
+        self.refused(
+            (OperationSettled,),
+            lambda: w.cashier.resolve(op.id, outcome="failed", reason="again", operator="ops"),
+        )
 
     @rule(faults=WEBHOOK_FAULTS)
     def arm_webhooks(self, faults: list[Fault]) -> None:
@@ -626,6 +694,8 @@ class PaymentFaultMachine(RuleBasedStateMachine):
             return
         self.world.settle()
         self.world.check_settled()
+        if self.world.decisions:
+            event("settled: an operator decided what the gateway never would")
         for kind_status, count in sorted(totals(self.world.all_operations()).items()):
             event(f"end: {kind_status}", count)
 

@@ -24,6 +24,12 @@ twice.
 And, per currency, ``refunds:in_flight`` holds exactly what the open refund
 operations add up to, and every payment the cashier recorded as kept is the
 charge its order says paid it.
+
+And nothing stays open for ever without someone being told: an operation
+still open past :attr:`~gigmarket.cashier.CashierPolicy.attention_after` (or
+the audit's ``--open-limit``) is reported (``9-stuck``) as needing a person,
+with why (:func:`needs_attention`), until the gateway's word or an operator's
+decision (:meth:`~gigmarket.cashier.Cashier.resolve`) settles it.
 """
 
 from __future__ import annotations
@@ -31,19 +37,32 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 
 import attrs
 
 from gigmarket.cashier.model import OPEN_STATUSES, OperationKind, OperationStatus, PaymentOperation
+from gigmarket.cashier.policy import CashierPolicy
 from gigmarket.cashier.ports import CashierUnitOfWork
 from gigmarket.escrow import chart
 from gigmarket.escrow.audit import Violation
 from gigmarket.escrow.model import Hold, HoldStatus, JournalEntry
 from gigmarket.money import Amount
 
-__all__ = ["INVARIANT", "PaymentEntries", "audit_operations", "audit_payments"]
+__all__ = [
+    "INVARIANT",
+    "STUCK",
+    "Attention",
+    "PaymentEntries",
+    "audit_operations",
+    "audit_payments",
+    "needs_attention",
+]
 
 INVARIANT = "8-payments"
+STUCK = "9-stuck"
+"""The audit's name for an operation open past the limit: a person must look."""
+ATTENTION_AFTER = CashierPolicy().attention_after
 _ALL = 2**62
 _REFUNDS = "refunds:in_flight:"
 _PAYOUTS = "payouts:in_flight:"
@@ -107,8 +126,77 @@ class PaymentEntries:
             self.in_flight.append(entry)
 
 
-def audit_payments(uow: CashierUnitOfWork) -> list[Violation]:
-    """Every disagreement between payment operations and the ledger, read in one unit of work."""
+_WHY = {
+    S.QUEUED: "a card refund not yet accepted by the gateway",
+    S.STARTED: "a call interrupted before its answer was recorded",
+    S.UNKNOWN: "its answer was lost and the gateway has not settled it since",
+    S.PENDING: "the gateway still says pending",
+}
+
+
+@attrs.frozen(kw_only=True)
+class Attention:
+    """An open payment operation that needs a person: what, since when, and why."""
+
+    operation_id: str
+    kind: str
+    status: str
+    subject: str
+    since: datetime
+    """When it was made: it has been open since."""
+    why: str
+
+    @property
+    def line(self) -> str:
+        """``operation <id> (<kind>, <status>, open since <when>): <why>``."""
+        return (
+            f"operation {self.operation_id} ({self.kind}, {self.status}, "
+            f"open since {self.since.isoformat(timespec='seconds')}): {self.why}"
+        )
+
+    @property
+    def detail(self) -> str:
+        """:attr:`line` without the operation's id, for a report that names it already."""
+        return (
+            f"{self.kind} {self.status}, open since "
+            f"{self.since.isoformat(timespec='seconds')}: {self.why}"
+        )
+
+
+def _why(op: PaymentOperation) -> str:
+    why = _WHY.get(op.status, op.status.value)
+    if op.last_error is not None:
+        why += f"; the last try ended in {op.last_error}"
+    return why + "; decide it with 'gigmarket payments resolve'"
+
+
+def needs_attention(
+    operations: Iterable[PaymentOperation], *, now: datetime, after: timedelta
+) -> list[Attention]:
+    """The operations among ``operations`` open for longer than ``after`` at ``now``."""
+    return [
+        Attention(
+            operation_id=op.id,
+            kind=op.kind.value,
+            status=op.status.value,
+            subject=op.subject,
+            since=op.created_at,
+            why=_why(op),
+        )
+        for op in operations
+        if op.is_open and now - op.created_at > after
+    ]
+
+
+def audit_payments(
+    uow: CashierUnitOfWork,
+    *,
+    now: datetime | None = None,
+    attention_after: timedelta = ATTENTION_AFTER,
+) -> list[Violation]:
+    """Every disagreement between payment operations and the ledger, read in one
+    unit of work and, given ``now``, every operation still open
+    ``attention_after`` later (``9-stuck``)."""
     operations = _every_operation(uow)
     entries = PaymentEntries.of(uow.ledger.iter_entries())
     holds = {
@@ -119,7 +207,9 @@ def audit_payments(uow: CashierUnitOfWork) -> list[Violation]:
     }
     for hold in uow.ledger.pending_holds():
         holds.setdefault(hold.id, hold)
-    return audit_operations(uow, operations, entries, holds)
+    return audit_operations(
+        uow, operations, entries, holds, now=now, attention_after=attention_after
+    )
 
 
 def _every_operation(uow: CashierUnitOfWork) -> list[PaymentOperation]:
@@ -141,10 +231,17 @@ def audit_operations(
     operations: Sequence[PaymentOperation],
     entries: PaymentEntries,
     holds: Mapping[str, Hold],
+    *,
+    now: datetime | None = None,
+    attention_after: timedelta = ATTENTION_AFTER,
 ) -> list[Violation]:
     """:func:`audit_payments` over operations, entries and holds already read
     (``holds``: at least every pending hold and every hold an operation names)."""
-    violations = _refunds_in_flight(uow, operations)
+    violations: list[Violation] = []
+    if now is not None:
+        for stuck in needs_attention(operations, now=now, after=attention_after):
+            violations.append(Violation(invariant=STUCK, message=stuck.line))
+    violations += _refunds_in_flight(uow, operations)
     violations += _kept_payments(uow, operations)
     for op in operations:
         violations.extend(_check(op, entries, holds))

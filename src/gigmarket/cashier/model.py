@@ -21,6 +21,23 @@ what became of it. Nothing is ever charged without a record that says so.
 
 States only move forward (:data:`FORWARD`): a late or replayed answer from
 the gateway can never undo a settled outcome.
+
+No open state lasts for ever. What ends each:
+
+- ``started``, ``unknown``: the gateway's word, found by a status query
+  under the operation's key (``reconcile``); a call the gateway has no
+  trace of is sent again under the same key, except a payment whose order can
+  no longer take it (it expired): that one fails, its buyer credit is
+  released, and a charge that turns up captured later is refunded;
+- ``pending``: the gateway's word (a webhook, ``reconcile``); a charge still
+  waiting for its buyer on an expired order is cancelled at the gateway;
+- ``queued``: the refund job (``send_refunds``, ``reconcile``);
+- any of them: an operator's recorded decision
+  (:meth:`~gigmarket.cashier.Cashier.resolve`, ``gigmarket payments
+  resolve``), booked through the same code as the gateway's answers.
+
+One still open past :attr:`~gigmarket.cashier.CashierPolicy.attention_after`
+is listed by ``reconcile`` and the audit as needing a person, with why.
 """
 
 from __future__ import annotations
@@ -141,6 +158,14 @@ class PaymentOperation:
     gateway's token, never card data), so that a call whose outcome is
     unknown can be sent again with the same key, which the gateway collapses
     into the first."""
+    last_error: str | None = None
+    """While open: the code of the last error that kept it open (a call sent
+    again that the gateway refused, a status query it could not answer)."""
+    resolved_by: str | None = None
+    """The operator who decided its outcome, when a person did (not the gateway)."""
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+    """Why the operator decided as they did."""
 
     def __attrs_post_init__(self) -> None:
         if self.credit is not None and (

@@ -341,13 +341,22 @@ class Books:
         _save(uow, op, done)
         return done
 
-    def never_sent(self, uow: CashierUnitOfWork, op: PaymentOperation) -> PaymentOperation:
-        """The gateway has no trace of a call that cannot be sent again (a payee,
-        whose bank token is never kept; a charge without its token): it failed,
-        and what it set aside is released."""
+    def never_sent(
+        self,
+        uow: CashierUnitOfWork,
+        op: PaymentOperation,
+        reason: str = "never reached the gateway",
+    ) -> PaymentOperation:
+        """The gateway has no trace of a call that cannot (or must not) be sent
+        again (a payee, whose bank token is never kept; a charge without its
+        token, or for an order that can no longer be paid): it failed, and what
+        it set aside is released. A charge that turns up captured later is
+        given back (:meth:`charge`)."""
+        if not op.is_open:
+            return op
         now = self.clock.now()
         self.release_hold(uow, op.hold_id)
-        done = op.advance(S.FAILED, now, failure="never reached the gateway")
+        done = op.advance(S.FAILED, now, failure=reason)
         if op.kind in (OperationKind.PAYMENT, OperationKind.TIP):
             self.emit(uow, op.subject, "payment.failed", operation=op.id, reason=done.failure)
         _save(uow, op, done)

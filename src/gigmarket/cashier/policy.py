@@ -92,3 +92,8 @@ class CashierPolicy:
     reconcile_grace: timedelta = timedelta(minutes=5)
     """How old a ``started`` operation must be before ``reconcile`` treats its
     call as interrupted (younger ones may still be waiting for their answer)."""
+    attention_after: timedelta = timedelta(days=7)
+    """How long an operation may stay open before ``reconcile`` and the audit
+    list it as needing a person (:meth:`~gigmarket.cashier.Cashier.resolve`).
+    Longer than anything a gateway normally takes (a card network settling,
+    a payout reaching the bank), so that only what is truly stuck is listed."""

@@ -13,8 +13,11 @@ Both treat what the gateway *says now* as the truth and hand it to the same
   looked up by its idempotency key; what the gateway made is applied, and a
   call the gateway has no trace of is sent again under the same key (the
   first attempt may still be on its way; the gateway collapses the two). Only
-  a payee, whose bank token is never kept, is failed instead. Pending ones
-  are queried; queued refunds are sent.
+  a payee, whose bank token is never kept, and a payment whose order can no
+  longer take the money (it expired), are failed instead. Pending ones are
+  queried; queued refunds are sent. What is still open past
+  :attr:`~gigmarket.cashier.CashierPolicy.attention_after` is reported as
+  needing a person (:attr:`ReconcileReport.attention`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, cast
 
 import attrs
 
+from gigmarket.cashier.audit import Attention, needs_attention
 from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.cashier.ports import CashierUnitOfWork
 from gigmarket.errors import GigmarketError, PaymentError
@@ -37,7 +41,14 @@ from gigmarket.payments.webhooks import WebhookEvent
 if TYPE_CHECKING:
     from gigmarket.cashier.service import Cashier
 
-__all__ = ["ReconcileFix", "ReconcileReport", "WebhookOutcome", "handle_webhook", "reconcile"]
+__all__ = [
+    "ReconcileFix",
+    "ReconcileReport",
+    "WebhookOutcome",
+    "handle_webhook",
+    "reconcile",
+    "settle_order",
+]
 
 S = OperationStatus
 
@@ -76,6 +87,9 @@ class ReconcileReport:
     """(operation id, error code) for those the gateway could not answer now."""
     others: int = 0
     """Open operations of another gateway, left alone."""
+    attention: tuple[Attention, ...] = ()
+    """Operations still open past the policy's ``attention_after``: a person
+    must look (and decide with :meth:`~gigmarket.cashier.Cashier.resolve`)."""
 
     @property
     def clean(self) -> bool:
@@ -182,6 +196,7 @@ def reconcile(
     fixed: list[ReconcileFix] = []
     waiting: list[str] = []
     skipped: list[tuple[str, str]] = []
+    still_open: list[PaymentOperation] = []
     checked = others = 0
     after: tuple[datetime, str] | None = None
     grace = cashier.policy.reconcile_grace
@@ -202,6 +217,7 @@ def reconcile(
             checked += 1
             if op.status is S.STARTED and cashier.clock.now() - op.updated_at < grace:
                 waiting.append(op.id)  # its call may still be under way
+                still_open.append(op)
                 continue
             try:
                 after_op = _settle(cashier, op)
@@ -209,6 +225,7 @@ def reconcile(
                 # The gateway cannot answer now, or this one operation cannot be
                 # settled as things stand: say so, and go on with the others.
                 skipped.append((op.id, error.code))
+                still_open.append(op)
                 continue
             if after_op.status is not op.status:
                 fixed.append(
@@ -222,6 +239,7 @@ def reconcile(
                 )
             if after_op.is_open:
                 waiting.append(op.id)
+                still_open.append(after_op)
         if len(page) < size:
             break
         if progress is not None:
@@ -232,7 +250,33 @@ def reconcile(
         waiting=tuple(waiting),
         skipped=tuple(skipped),
         others=others,
+        attention=tuple(
+            needs_attention(
+                still_open, now=cashier.clock.now(), after=cashier.policy.attention_after
+            )
+        ),
     )
+
+
+def settle_order(cashier: Cashier, order_id: str) -> list[PaymentOperation]:
+    """Settle an order's open payment attempts now (see
+    :meth:`~gigmarket.cashier.Cashier.settle_order`)."""
+    grace = cashier.policy.reconcile_grace
+    with cashier._storage() as uow:
+        attempts = list(uow.payments.operations_for(order_id, OperationKind.PAYMENT))
+    settled: list[PaymentOperation] = []
+    for op in attempts:
+        if not op.is_open or op.gateway != cashier.collection.name:
+            settled.append(op)
+            continue
+        if op.status is S.STARTED and cashier.clock.now() - op.updated_at < grace:
+            settled.append(op)  # its call may still be under way: reconcile's, later
+            continue
+        try:
+            settled.append(_settle(cashier, op))
+        except GigmarketError:
+            settled.append(cashier.operation(op.id))  # the gateway cannot say now: reconcile
+    return settled
 
 
 def _settle_refund(cashier: Cashier, op: PaymentOperation) -> PaymentOperation:

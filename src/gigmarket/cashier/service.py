@@ -34,7 +34,9 @@ from gigmarket.cashier.reconcile import (
     WebhookOutcome,
     handle_webhook,
     reconcile,
+    settle_order,
 )
+from gigmarket.cashier.resolve import resolution
 from gigmarket.cashier.withdrawals import check_withdrawal, payee_of, withdrawal_fingerprint
 from gigmarket.clock import Clock, SystemClock
 from gigmarket.errors import (
@@ -67,6 +69,7 @@ BATCH_LIMIT_MAX = 1_000_000
 """The largest ``limit`` of one :meth:`Cashier.send_refunds` or :meth:`Cashier.reconcile`."""
 
 S = OperationStatus
+_CANCELLABLE = frozenset({ChargeStatus.REQUIRES_ACTION, ChargeStatus.AUTHORIZED})
 T = TypeVar("T")
 
 
@@ -194,13 +197,17 @@ class Cashier:
             **more,  # type: ignore[arg-type]
         )
 
-    def _lost(self, op_id: str) -> None:
-        """The call's answer was lost: mark it for a status query."""
+    def _lost(self, op_id: str, error: str | None = None) -> None:
+        """The call's answer was lost: mark it for a status query (and say why,
+        when a call sent again was refused: ``error``)."""
 
         def mark(uow: CashierUnitOfWork, op: PaymentOperation) -> None:
-            if op.status in (S.STARTED, S.QUEUED):
+            if op.status in (S.STARTED, S.QUEUED) or (
+                op.status is S.UNKNOWN and error is not None and op.last_error != error
+            ):
                 uow.payments.save_operation(
-                    op.advance(S.UNKNOWN, self.clock.now()), expected_version=op.version
+                    op.advance(S.UNKNOWN, self.clock.now(), last_error=error),
+                    expected_version=op.version,
                 )
 
         self._apply(op_id, mark)
@@ -240,22 +247,7 @@ class Cashier:
         self._abandon_waiting(order_id, buyer_id)
 
         def start(uow: CashierUnitOfWork) -> tuple[Order, PaymentOperation]:
-            order = uow.orders.get(check_id(order_id, "order_id"))
-            if order is None:
-                raise OrderNotFound(order_id)
-            refusal = {"order_id": order.id, "action": "checkout", "state": order.state.value}
-            if buyer_id != order.buyer_id:
-                raise WrongActor(
-                    **refusal, actor="buyer", reason=f"{brief(buyer_id)} is not this order's buyer"
-                )
-            attempts = uow.payments.operations_for(order.id, OperationKind.PAYMENT)
-            for attempt in attempts:
-                if attempt.is_open or (attempt.status is S.SUCCEEDED and attempt.failure is None):
-                    raise PaymentInProgress(
-                        order_id=order.id, operation_id=attempt.id, status=attempt.status.value
-                    )
-            if order.state is not OrderState.PENDING_PAYMENT:
-                raise TransitionNotAllowed(**refusal, actor="buyer")
+            order, attempts = self._may_check_out(uow, order_id, buyer_id)
             total = order.price.total_charged
             credit = self._usable_credit(uow, order) if self.policy.use_credit_first else None
             op_id = f"pay:{order.id}:{len(attempts) + 1}"
@@ -328,24 +320,65 @@ class Cashier:
 
         return self._apply(op.id, apply)
 
+    def _may_check_out(
+        self,
+        uow: CashierUnitOfWork,
+        order_id: str,
+        buyer_id: str,
+        *,
+        waiting: frozenset[str] = frozenset(),
+    ) -> tuple[Order, list[PaymentOperation]]:
+        """Every reason to refuse a checkout, checked before anything is done:
+        the order, its buyer, an attempt under way or kept (other than those in
+        ``waiting``, which the checkout is about to settle), the order's state.
+        Returns the order and its payment attempts."""
+        order = uow.orders.get(check_id(order_id, "order_id"))
+        if order is None:
+            raise OrderNotFound(order_id)
+        refusal = {"order_id": order.id, "action": "checkout", "state": order.state.value}
+        if buyer_id != order.buyer_id:
+            raise WrongActor(
+                **refusal, actor="buyer", reason=f"{brief(buyer_id)} is not this order's buyer"
+            )
+        attempts = uow.payments.operations_for(order.id, OperationKind.PAYMENT)
+        for attempt in attempts:
+            in_the_way = attempt.is_open and attempt.id not in waiting
+            if in_the_way or (attempt.status is S.SUCCEEDED and attempt.failure is None):
+                raise PaymentInProgress(
+                    order_id=order.id, operation_id=attempt.id, status=attempt.status.value
+                )
+        if order.state is not OrderState.PENDING_PAYMENT:
+            raise TransitionNotAllowed(**refusal, actor="buyer")
+        return order, list(attempts)
+
     def _abandon_waiting(self, order_id: str, buyer_id: str) -> None:
         """Cancel an earlier attempt of this buyer that still waits for them
-        (3-D Secure): a new checkout means they gave up on it. One that the
-        network is settling cannot be cancelled, and stays in the way."""
+        (3-D Secure): a new checkout means they gave up on it.
+
+        Check first, then act: when the checkout is to be refused anyway (the
+        order expired, another attempt is under way or kept, a waiting charge
+        was captured meanwhile or is being settled by the network), this
+        raises that refusal before anything is cancelled or written."""
+        check_id(order_id, "order_id")
         with self._storage() as uow:
-            order = uow.orders.get(order_id) if isinstance(order_id, str) else None
-            if order is None or order.buyer_id != buyer_id:
-                return  # refused, with the right error, by the checkout itself
-            waiting = [
-                op
-                for op in uow.payments.operations_for(order.id, OperationKind.PAYMENT)
-                if op.status is S.PENDING and op.gateway_ref is not None
-            ]
-        for op in waiting:
-            charge = self.collection.get_charge(op.gateway_ref or "")
-            if charge.status in (ChargeStatus.REQUIRES_ACTION, ChargeStatus.AUTHORIZED):
-                charge = self.collection.cancel(charge.id, idempotency_key=f"cancel:{op.id}")
-            self._apply(op.id, functools.partial(self._settle_charge, charge=charge))
+            attempts = uow.payments.operations_for(order_id, OperationKind.PAYMENT)
+            waiting = [op for op in attempts if op.status is S.PENDING and op.gateway_ref]
+            self._may_check_out(uow, order_id, buyer_id, waiting=frozenset(op.id for op in waiting))
+        if not waiting:
+            return
+        charges = [(op, self.collection.get_charge(op.gateway_ref or "")) for op in waiting]
+        for op, charge in charges:
+            if charge.status in (ChargeStatus.PENDING, ChargeStatus.CAPTURED):
+                # The network is settling it, or it was paid: it stays in the way,
+                # and its outcome reaches the books by a webhook or reconcile.
+                raise PaymentInProgress(
+                    order_id=op.subject, operation_id=op.id, status=op.status.value
+                )
+        for op, charge in charges:
+            settled = charge
+            if charge.status in _CANCELLABLE:
+                settled = self.collection.cancel(charge.id, idempotency_key=f"cancel:{op.id}")
+            self._apply(op.id, functools.partial(self._settle_charge, charge=settled))
 
     def _settle_charge(
         self, uow: CashierUnitOfWork, op: PaymentOperation, *, charge: Charge
@@ -373,7 +406,7 @@ class Cashier:
             raise
         except PaymentError as error:
             if resend:
-                self._lost(op.id)
+                self._lost(op.id, error.code)
                 raise
             code = error.code
 
@@ -482,7 +515,7 @@ class Cashier:
         first attempt may still land): only the gateway can tell, later.
         Surely not processed: back in the queue. Refused: the buyer gets credit."""
         if resend or isinstance(error, OutcomeUnknown):
-            self._lost(op.id)
+            self._lost(op.id, error.code if resend else None)
             return self.operation(op.id)
         if error.should_retry:
             return self._apply(op.id, self._requeue)
@@ -655,6 +688,58 @@ class Cashier:
         elif op.kind in (OperationKind.PAYMENT, OperationKind.TIP) and op.source is not None:
             with self._storage() as uow:
                 order = uow.orders.get(op.subject)
-            if order is not None:
+            payable = order is not None and (
+                op.kind is OperationKind.TIP or order.state is OrderState.PENDING_PAYMENT
+            )
+            if order is not None and payable:
                 return self._charge(op, order, resend=True).operation
+            if order is not None:
+                # Charging again for an order that can no longer take the money
+                # would only take it to give it back: the attempt is over. If the
+                # first one lands after all, its charge is refunded when it turns up.
+                why = f"order {order.id} is {order.state.value}: not charged again"
+                return self._apply(op.id, functools.partial(books.never_sent, reason=why))
         return self._apply(op.id, books.never_sent)
+
+    def settle_order(self, order_id: str) -> list[PaymentOperation]:
+        """Settle an order's open payment attempts now, with the gateway's word,
+        as ``reconcile`` would (:meth:`Marketplace.run_due
+        <gigmarket.marketplace.Marketplace.run_due>` calls it for every order
+        that expired). An attempt of an order that can no longer be paid is
+        over: a charge still waiting for its buyer is cancelled at the gateway,
+        one the gateway has no trace of fails (its buyer credit is released),
+        one captured is refunded. A call younger than the reconcile grace, or a
+        gateway that cannot answer now, is left to ``reconcile``. Returns the
+        attempts as they now stand."""
+        return settle_order(self, order_id)
+
+    # -- operators' decisions ---------------------------------------------
+
+    def resolve(
+        self,
+        operation_id: str,
+        *,
+        outcome: OperationStatus | str,
+        reason: str,
+        operator: str,
+        reference: str | None = None,
+    ) -> PaymentOperation:
+        """Settle an open operation by an operator's decision, when the gateway
+        cannot (a resend it refuses, an answer it never gives).
+
+        ``outcome`` is ``succeeded`` (the gateway did it: for a charge, a
+        payout or a payee, ``reference`` is its id there, unless the
+        operation already knows it) or ``failed`` (it did not, and never
+        will). The decision is applied through the same
+        :class:`~gigmarket.cashier.outcomes.Books` as a gateway's answer, so
+        the ledger and the orders agree (a charge decided captured pays its
+        order, or is refunded if the order can no longer take it; a payout
+        decided failed returns the money to the seller), and recorded on the
+        operation: ``resolved_by``, ``resolved_at``, ``resolution``. An
+        operation already settled is refused with
+        :class:`~gigmarket.errors.OperationSettled`, and nothing changes.
+        """
+        decision = resolution(
+            operation_id, outcome=outcome, reason=reason, operator=operator, reference=reference
+        )
+        return self._tx(lambda uow: decision.apply(uow, self.books))

@@ -38,6 +38,7 @@ EVENT_TYPES = (
     "payment.failed",
     "refund.sent",
     "refund.failed",
+    "payment.resolved",
     "review.submitted",
     "review.published",
     "timer.failed",

@@ -25,6 +25,7 @@ import attrs
 
 from gigmarket.clock import Clock, SystemClock, require_aware
 from gigmarket.errors import (
+    FutureInstant,
     GigmarketError,
     GuardFailed,
     OrderNotFound,
@@ -588,8 +589,21 @@ class OrderDesk:
     # -- timers -----------------------------------------------------------
 
     def run_due(self, now: datetime | None = None, *, limit: int | None = None) -> DueRun:
-        """Execute every timer due at or before ``now``, each once, in due order."""
-        until = require_aware(now, "now") if now is not None else self.clock.now()
+        """Execute every timer due at or before ``now`` (default: the clock's
+        now), each once, in due order.
+
+        ``now`` may be earlier than the clock (a worker catching up to a
+        moment), never later: a timer never runs before it is due, so an
+        instant past the clock's now is refused with
+        :class:`~gigmarket.errors.FutureInstant` and nothing runs. (It is
+        refused rather than clamped to the clock: a caller who passes a future
+        instant expects timers due by then to have run, and a silent clamp
+        would leave them believing so.) To simulate time passing, advance the
+        injected clock (:class:`~gigmarket.clock.ManualClock`)."""
+        clock_now = self.clock.now()
+        until = require_aware(now, "now") if now is not None else clock_now
+        if until > clock_now:
+            raise FutureInstant(instant=until, now=clock_now)
         if limit is not None:
             check_limit(limit, "limit", maximum=RUN_DUE_LIMIT_MAX)
         executed: list[tuple[str, str, str]] = []

@@ -258,6 +258,15 @@ class CallDesk:
                 idempotency_key=key,
                 raw_code="503",
             )
+        if kind is FaultKind.REFUSE:
+            _log.debug("%s %s: refused outright", self._gateway, operation)
+            raise InvalidPaymentRequest(
+                "the gateway refuses this request; nothing was processed",
+                gateway=self._gateway,
+                operation=operation,
+                idempotency_key=key,
+                raw_code="400",
+            )
         if fault is not None and kind is FaultKind.RATE_LIMIT:
             raise RateLimited(
                 "too many requests; nothing was processed",

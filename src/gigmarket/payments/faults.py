@@ -9,6 +9,7 @@ reaction.
 |---|---|---|
 | `unavailable()` | refused before any processing | `GatewayUnavailable` |
 | `rate_limit(after)` | "too many requests", nothing processed | `RateLimited` |
+| `refuse()` | refused outright as invalid, nothing processed | `InvalidPaymentRequest` |
 | `lose_response()` | processed, then the response is lost | `OutcomeUnknown` |
 | `delay(d)` | held `d` of clock time, then processed; the caller times out | `OutcomeUnknown` |
 | `duplicate()` | (webhook) delivered twice | two equal events |
@@ -44,6 +45,7 @@ class FaultKind(enum.StrEnum):
 
     UNAVAILABLE = "unavailable"
     RATE_LIMIT = "rate_limit"
+    REFUSE = "refuse"
     LOSE_RESPONSE = "lose_response"
     DELAY = "delay"
     DUPLICATE = "duplicate"
@@ -52,7 +54,13 @@ class FaultKind(enum.StrEnum):
 
 
 _CALL_FAULTS = frozenset(
-    {FaultKind.UNAVAILABLE, FaultKind.RATE_LIMIT, FaultKind.LOSE_RESPONSE, FaultKind.DELAY}
+    {
+        FaultKind.UNAVAILABLE,
+        FaultKind.RATE_LIMIT,
+        FaultKind.REFUSE,
+        FaultKind.LOSE_RESPONSE,
+        FaultKind.DELAY,
+    }
 )
 _WEBHOOK_FAULTS = frozenset(
     {FaultKind.DUPLICATE, FaultKind.OUT_OF_ORDER, FaultKind.DELAY, FaultKind.TAMPER}
@@ -78,6 +86,13 @@ class Fault:
     def rate_limit(cls, retry_after: timedelta | None = timedelta(seconds=1)) -> Fault:
         """Refused as one request too many: surely nothing happened."""
         return cls(FaultKind.RATE_LIMIT, retry_after=retry_after)
+
+    @classmethod
+    def refuse(cls) -> Fault:
+        """Refused outright, as a request the gateway will not take (an expired
+        token, a closed account): nothing happened, and sending the same
+        request again will not help."""
+        return cls(FaultKind.REFUSE)
 
     @classmethod
     def lose_response(cls) -> Fault:

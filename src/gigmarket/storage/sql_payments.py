@@ -27,8 +27,10 @@ __all__ = ["SqlPaymentRepository"]
 
 _COLUMNS = (
     "id, kind, gateway, subject, currency, units, status, created_at, updated_at, version, "
-    "gateway_ref, charge_ref, hold_id, credit_units, failure, source"
+    "gateway_ref, charge_ref, hold_id, credit_units, failure, source, "
+    "last_error, resolved_by, resolved_at, resolution"
 )
+_PLACEHOLDERS = ", ".join("?" for _ in _COLUMNS.split(","))
 
 _OPEN = ", ".join(f"'{status.value}'" for status in sorted(OPEN_STATUSES))
 """The open statuses as SQL literals, in the order migration 5 lists them in
@@ -64,6 +66,10 @@ def _row(operation: PaymentOperation) -> tuple[Any, ...]:
         None if credit is None else credit.units,
         operation.failure,
         operation.source,
+        operation.last_error,
+        operation.resolved_by,
+        None if operation.resolved_at is None else format_instant(operation.resolved_at),
+        operation.resolution,
     )
 
 
@@ -85,6 +91,10 @@ def _operation(row: Sequence[Any]) -> PaymentOperation:
         credit_units,
         failure,
         source,
+        last_error,
+        resolved_by,
+        resolved_at,
+        resolution,
     ) = row
     return PaymentOperation(
         id=operation_id,
@@ -102,6 +112,10 @@ def _operation(row: Sequence[Any]) -> PaymentOperation:
         credit=None if credit_units is None else Amount(units=credit_units, currency=currency),
         failure=failure,
         source=source,
+        last_error=last_error,
+        resolved_by=resolved_by,
+        resolved_at=None if resolved_at is None else parse_instant(resolved_at),
+        resolution=resolution,
     )
 
 
@@ -120,7 +134,7 @@ class SqlPaymentRepository:
         # second INSERT waits for the first's commit and then inserts nothing.
         cursor = self._db.execute(
             f"INSERT INTO payment_operations ({_COLUMNS}) "  # noqa: S608 -- fixed column list
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            f"VALUES ({_PLACEHOLDERS}) ON CONFLICT (id) DO NOTHING",
             _row(operation),
         )
         if cursor.rowcount != 1:
@@ -143,7 +157,7 @@ class SqlPaymentRepository:
             "UPDATE payment_operations SET kind = ?, gateway = ?, subject = ?, currency = ?, "
             "units = ?, status = ?, created_at = ?, updated_at = ?, version = ?, "
             "gateway_ref = ?, charge_ref = ?, hold_id = ?, credit_units = ?, failure = ?, "
-            "source = ? "
+            "source = ?, last_error = ?, resolved_by = ?, resolved_at = ?, resolution = ? "
             "WHERE id = ? AND version = ?",
             (*values[1:], operation.id, expected_version),
         )

@@ -325,7 +325,25 @@ changes nothing). A withdrawal's operation id used to carry its key
 record in ``host:withdraw:<seller>``, so the same request replays after the
 upgrade; a keyless withdrawal's count reads as a key there, as it did before."""
 
-MIGRATIONS: tuple[str, ...] = (_LEDGER, _ORDERS, _CATALOG, _SEARCH, _PAYMENTS, _SCOPED_KEYS)
+_PAYMENT_DECISIONS = """
+ALTER TABLE payment_operations ADD COLUMN last_error TEXT;
+ALTER TABLE payment_operations ADD COLUMN resolved_by TEXT;
+ALTER TABLE payment_operations ADD COLUMN resolved_at TEXT;
+ALTER TABLE payment_operations ADD COLUMN resolution TEXT;
+"""
+"""Why an open payment operation is still open (``last_error``), and an
+operator's decision on one (who, when, why): see
+:meth:`gigmarket.cashier.Cashier.resolve`."""
+
+MIGRATIONS: tuple[str, ...] = (
+    _LEDGER,
+    _ORDERS,
+    _CATALOG,
+    _SEARCH,
+    _PAYMENTS,
+    _SCOPED_KEYS,
+    _PAYMENT_DECISIONS,
+)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -70,6 +70,10 @@ class PaymentStorageConformance:
             credit=Amount.of("5.25", "USD"),
             failure="settled by reconcile",
             source="tok_visa",
+            last_error="invalid_payment_request",
+            resolved_by="ops-ana",
+            resolved_at=T0 + timedelta(days=8, microseconds=42),
+            resolution="the gateway's dashboard shows the charge captured",
         )
         bare = _operation(
             "payee-1",

@@ -26,6 +26,7 @@ from gigmarket.orders import (
     DEFAULT_PROCESS,
     Actor,
     DisputeResolution,
+    DueRun,
     Offer,
     OfferedPackage,
     Order,
@@ -198,6 +199,13 @@ class World:
 
     def advance(self, delta: timedelta) -> datetime:
         return self.clock.advance(delta)
+
+    def run_due_at(self, when: datetime, *, limit: int | None = None) -> DueRun:
+        """The timer job at ``when``: the clock moves there first when it is
+        later (a timer never runs before the clock says it is due)."""
+        if when > self.clock.now():
+            self.clock.set(when)
+        return self.desk.run_due(when, limit=limit)
 
     def drive(
         self,

@@ -104,7 +104,7 @@ def test_the_buyer_reviews_first_and_both_stay_hidden_until_both_are_in(world: W
         "review.published",
     ]
     # the window's end finds nothing left to publish
-    world.desk.run_due(order.completed_at + timedelta(days=14))
+    world.run_due_at(order.completed_at + timedelta(days=14))
     assert world.event_types(order.id).count("review.published") == 2
     assert desk.reviews(order.id) == published
 
@@ -129,9 +129,9 @@ def test_the_window_end_publishes_the_buyers_review_alone(world: World) -> None:
     assert order.completed_at is not None
     world.desk.review(order.id, by=Actor.BUYER, account_id=BUYER_ID, rating=2, text="Late.")
     ends = order.completed_at + timedelta(days=14)
-    assert world.desk.run_due(ends - SECOND).count == 0
+    assert world.run_due_at(ends - SECOND).count == 0
     assert world.desk.reviews(order.id) == []
-    assert world.desk.run_due(ends).executed[0][2] == "published"
+    assert world.run_due_at(ends).executed[0][2] == "published"
     [review] = world.desk.reviews(order.id)
     assert (review.author, review.published_at) == (Actor.BUYER, ends)
 
@@ -153,7 +153,7 @@ def test_a_review_at_the_very_end_of_the_window_is_refused(world: World) -> None
     order = completed(world)
     assert order.completed_at is not None
     ends = order.completed_at + timedelta(days=14)
-    world.desk.run_due(ends)
+    world.run_due_at(ends)
     world.clock.set(ends)
     refused(
         world,
@@ -172,7 +172,7 @@ def test_a_review_just_before_the_end_is_published_at_the_end(world: World) -> N
     ends = order.completed_at + timedelta(days=14)
     world.clock.set(ends - SECOND)
     world.desk.review(order.id, by=Actor.BUYER, account_id=BUYER_ID, rating=5)
-    world.desk.run_due(ends)
+    world.run_due_at(ends)
     assert [r.published_at for r in world.desk.reviews(order.id)] == [ends]
 
 
@@ -499,8 +499,8 @@ def test_place_is_idempotent_by_key(world: World) -> None:
 def test_an_unpaid_order_expires(world: World) -> None:
     order = world.place()
     assert world.pending_timers(order.id) == [("expire", world.clock.now() + timedelta(hours=24))]
-    assert world.desk.run_due(order.placed_at + timedelta(hours=24) - SECOND).count == 0
-    world.desk.run_due(order.placed_at + timedelta(hours=24))
+    assert world.run_due_at(order.placed_at + timedelta(hours=24) - SECOND).count == 0
+    world.run_due_at(order.placed_at + timedelta(hours=24))
     order = world.desk.get(order.id)
     assert order.state is OrderState.EXPIRED
     assert order.closed_at == order.placed_at + timedelta(hours=24)
@@ -525,8 +525,8 @@ def test_silence_for_48_hours_accepts_a_cancellation(world: World) -> None:
     assert order.cancellation is not None
     assert order.cancellation.requested_by is Actor.BUYER
     assert world.pending_timers(order.id) == [("accept_cancellation", asked + timedelta(hours=48))]
-    assert world.desk.run_due(asked + timedelta(hours=48) - SECOND).count == 0
-    world.desk.run_due(asked + timedelta(hours=48))
+    assert world.run_due_at(asked + timedelta(hours=48) - SECOND).count == 0
+    world.run_due_at(asked + timedelta(hours=48))
     order = world.desk.get(order.id)
     assert order.state is OrderState.CANCELLED
     assert order.cancellation is None
@@ -593,7 +593,7 @@ def test_a_declined_or_withdrawn_request_returns_to_where_it_was(
             "delivered": ["auto_complete"],
         }[resume]
     )
-    assert world.desk.run_due(world.clock.now() + timedelta(hours=2)).count == 0
+    assert world.run_due_at(world.clock.now() + timedelta(hours=2)).count == 0
     assert world.desk.get(order.id).state is OrderState(resume)
     assert world.escrow_of(order) == usd("55.75")
 
@@ -679,8 +679,8 @@ def test_nobody_acting_ends_in_a_full_refund(
     entered = order.state_entered_at
     assert entered is not None
     assert world.pending_timers(order.id) == [(action, entered + delay)]
-    assert world.desk.run_due(entered + delay - SECOND).count == 0
-    run = world.desk.run_due(entered + delay)
+    assert world.run_due_at(entered + delay - SECOND).count == 0
+    run = world.run_due_at(entered + delay)
     assert [outcome for _, _, outcome in run.executed] == [action]
     order = world.desk.get(order.id)
     assert order.state is OrderState.CANCELLED
@@ -740,15 +740,15 @@ def test_the_seller_may_open_a_dispute_while_working(world: World) -> None:
 def test_run_due_twice_does_nothing_more(world: World) -> None:
     order = world.drive("delivered")
     later = world.clock.now() + timedelta(days=30)
-    first = world.desk.run_due(later)
+    first = world.run_due_at(later)
     assert [outcome for _, _, outcome in first.executed] == [
         "auto_complete",
         "published",
         "cleared",
     ]
     before = world.snapshot()
-    assert world.desk.run_due(later).count == 0
-    assert world.desk.run_due(later + timedelta(days=365)).count == 0
+    assert world.run_due_at(later).count == 0
+    assert world.run_due_at(later + timedelta(days=365)).count == 0
     assert world.snapshot() == before
     assert world.desk.get(order.id).state is OrderState.COMPLETED
 
@@ -759,7 +759,7 @@ def test_timers_run_in_due_order_across_orders(world: World) -> None:
     unpaid = world.place()  # expires in 24 hours
     world.advance(timedelta(hours=1))
     delivered = world.drive("delivered")  # auto-completes in 3 days
-    run = world.desk.run_due(world.clock.now() + timedelta(days=40))
+    run = world.run_due_at(world.clock.now() + timedelta(days=40))
     timers = {t.id: t for o in (late, unpaid, delivered) for t in world.desk.timers(o.id)}
     dues = [timers[timer_id].due_at for timer_id, _, _ in run.executed]
     assert dues == sorted(dues)
@@ -775,13 +775,13 @@ def test_timers_run_in_due_order_across_orders(world: World) -> None:
 def test_run_due_acts_as_of_the_due_time_and_honours_its_limit(world: World) -> None:
     order = world.drive("delivered")
     assert order.delivered_at is not None
-    run = world.desk.run_due(order.delivered_at + timedelta(days=20), limit=1)
+    run = world.run_due_at(order.delivered_at + timedelta(days=20), limit=1)
     assert run.count == 1
     done = world.desk.get(order.id)
     assert done.completed_at == order.delivered_at + timedelta(days=3)
     completed_event = next(e for e in world.desk.pending_events() if e.type == "order.completed")
     assert completed_event.occurred_at == order.delivered_at + timedelta(days=3)
-    assert world.desk.run_due(order.delivered_at + timedelta(days=20)).count == 2
+    assert world.run_due_at(order.delivered_at + timedelta(days=20)).count == 2
 
 
 def test_a_timer_of_a_state_left_behind_is_superseded(world: World) -> None:
@@ -791,7 +791,7 @@ def test_a_timer_of_a_state_left_behind_is_superseded(world: World) -> None:
     assert abandon.outcome == "superseded by submit_requirements"
     assert abandon.done_at == world.clock.now()
     before = world.desk.get(order.id)
-    assert world.desk.run_due(abandon.due_at).count == 0
+    assert world.run_due_at(abandon.due_at).count == 0
     assert world.desk.get(order.id) == before
 
 

@@ -86,7 +86,7 @@ def silent_buyer_story(
     assert world.escrow_of(order) == money(charged)
 
     completes_at = DELIVERED + completes_after
-    assert world.desk.run_due(completes_at - SECOND).count == 0
+    assert world.run_due_at(completes_at - SECOND).count == 0
     assert world.desk.get(order.id).state is OrderState.DELIVERED
 
     world.clock.set(completes_at)
@@ -109,7 +109,7 @@ def silent_buyer_story(
     }
 
     available_at = DELIVERED + available_after
-    world.desk.run_due(available_at - SECOND)
+    world.run_due_at(available_at - SECOND)
     assert world.balance(chart.seller_available(SELLER_ID, currency)) is None
     world.clock.set(available_at)
     world.desk.run_due()

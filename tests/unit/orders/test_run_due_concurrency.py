@@ -129,6 +129,8 @@ def test_two_workers_run_each_due_timer_once(make_world: WorldFactory) -> None:
         build(alone)
         build(shared)
         now = shared.clock.now() + timedelta(days=90)  # past every timer, and those they arm
+        alone.clock.set(now)
+        shared.clock.set(now)
         policy = shared.desk.policy
 
         single = alone.desk.run_due(now)

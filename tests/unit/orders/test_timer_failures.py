@@ -28,7 +28,7 @@ def test_a_failing_timer_is_reported_and_the_rest_still_run(make_world: WorldFac
             )
         )
         uow.commit()
-    run = world.desk.run_due(now + timedelta(days=4))
+    run = world.run_due_at(now + timedelta(days=4))
     outcomes = {timer_id: outcome for timer_id, _, outcome in run.executed}
     assert outcomes["a-broken-clearance"] == "failed: insufficient_funds"
     assert world.desk.get(healthy.id).state.value == "completed"
@@ -38,7 +38,7 @@ def test_a_failing_timer_is_reported_and_the_rest_still_run(make_world: WorldFac
         (broken.id, "clear", "insufficient_funds")
     ]
     assert Ledger(world.storage).balance(chart.platform_revenue("USD")).posted.units > 0
-    assert world.desk.run_due(now + timedelta(days=4)).count == 0
+    assert world.run_due_at(now + timedelta(days=4)).count == 0
     assert failed[0].payload["attempt"] == 1
     assert failed[0].payload["retry_at"] is not None
 
@@ -63,7 +63,7 @@ def test_a_failing_timer_is_retried_with_backoff_then_given_up(make_world: World
     moment = now
     retries: list[object] = []
     for _ in range(TIMER_ATTEMPTS):
-        world.desk.run_due(moment)
+        world.run_due_at(moment)
         failures = [e for e in world.desk.pending_events(1000) if e.type == "timer.failed"]
         retries.append(failures[-1].payload["retry_at"])
         moment += timedelta(days=1)
