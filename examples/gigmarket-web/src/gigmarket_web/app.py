@@ -68,6 +68,7 @@ class SignInRequired(Exception):
     """Raised by :func:`_user` for a page that needs someone signed in."""
 
 
+# --8<-- [start:dependencies]
 def _signed_in(request: Request) -> str:
     """The signed-in account's id, for a page that needs one."""
     account_id: str | None = request.app.state.current_user(request)
@@ -91,6 +92,7 @@ async def _raw_body(request: Request) -> bytes:
 User = Annotated[str, Depends(_signed_in)]
 Fields = Annotated[dict[str, str], Depends(_form_fields)]
 RawBody = Annotated[bytes, Depends(_raw_body)]
+# --8<-- [end:dependencies]
 
 
 def create_app(
@@ -114,6 +116,7 @@ def create_app(
     session cookie. ``tick_every`` runs the jobs on a background thread every so
     many seconds; ``None`` leaves them to cron or to the demo toolbar.
     """
+    # --8<-- [start:build]
     if market is None:
         if clock is None:
             clock = ManualClock(datetime.now(UTC)) if demo else SystemClock()
@@ -136,6 +139,8 @@ def create_app(
         yield
         if ticker is not None:
             ticker.stop()
+
+    # --8<-- [end:build]
 
     app = FastAPI(title="gigmarket web", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.market = market
@@ -388,6 +393,7 @@ def _install_routes(  # noqa: PLR0915 -- one place that lists every page
             States=OrderState,
         )
 
+    # --8<-- [start:pay]
     @app.post("/orders/{order_id}/pay")
     def pay(order_id: str, me: User, card: Annotated[str, Form()]) -> Response:
         result = market.pay(order_id, buyer_id=me, source=card)
@@ -396,6 +402,8 @@ def _install_routes(  # noqa: PLR0915 -- one place that lists every page
                 return go(f"/sandbox/authenticate/{result.charge.id}?order={order_id}")
             return go(result.action_url)  # a real provider's 3-D Secure page
         return go(f"/orders/{order_id}")
+
+    # --8<-- [end:pay]
 
     @app.post("/orders/{order_id}/requirements")
     def requirements(order_id: str, me: User, form: Fields) -> Response:
@@ -440,6 +448,7 @@ def _install_routes(  # noqa: PLR0915 -- one place that lists every page
         charge = sandbox.get_charge(charge_id)
         return page(request, "bank.html", charge=charge, order_id=order)
 
+    # --8<-- [start:bank]
     @app.post("/sandbox/authenticate/{charge_id}")
     def bank_answer(
         charge_id: str,
@@ -453,8 +462,11 @@ def _install_routes(  # noqa: PLR0915 -- one place that lists every page
         # through the gateway's webhook (the jobs' next tick), not this redirect.
         return go(f"/orders/{order}" if order else "/orders")
 
+    # --8<-- [end:bank]
+
     # -- the gateway's webhook ------------------------------------------------------
 
+    # --8<-- [start:webhook]
     @app.post("/webhooks/gateway")
     def webhook(request: Request, body: RawBody) -> Response:
         if len(body) > MAX_WEBHOOK_BODY:
@@ -467,6 +479,8 @@ def _install_routes(  # noqa: PLR0915 -- one place that lists every page
         except PaymentError:  # genuine, but the gateway cannot be asked now
             return Response("try again later", status_code=503)
         return Response("duplicate" if outcome.duplicate else "ok", status_code=200)
+
+    # --8<-- [end:webhook]
 
     # -- earnings and withdrawals -------------------------------------------------
 
@@ -532,6 +546,7 @@ def _install_routes(  # noqa: PLR0915 -- one place that lists every page
         jobs.tick()
         return go(_local(back))
 
+    # --8<-- [start:advance]
     @app.post("/demo/advance")
     def advance(hours: Annotated[int, Form()], back: Annotated[str, Form()] = "/") -> Response:
         clock = market.clock
@@ -540,6 +555,8 @@ def _install_routes(  # noqa: PLR0915 -- one place that lists every page
         clock.advance(timedelta(hours=hours))
         jobs.tick()  # what cron would have done meanwhile
         return go(_local(back))
+
+    # --8<-- [end:advance]
 
 
 def _local(url: str) -> str:

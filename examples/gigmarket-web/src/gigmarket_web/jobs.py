@@ -101,6 +101,7 @@ class Jobs:
                 _log.warning("webhook answered %s; reconcile will catch up", error.code)
         return statuses
 
+    # --8<-- [start:tick]
     def deliver_events(self, batch: int = 100) -> int:
         """Send every pending domain event, then acknowledge it (at least once)."""
         delivered = 0
@@ -127,7 +128,10 @@ class Jobs:
                 events=events,
             )
 
+    # --8<-- [end:tick]
 
+
+# --8<-- [start:ticker]
 class Ticker:
     """Runs :meth:`Jobs.tick` every ``every`` seconds on a daemon thread."""
 
@@ -150,3 +154,6 @@ class Ticker:
                 self._jobs.tick()
             except Exception:  # a failed tick is retried by the next one
                 _log.exception("the jobs' tick failed")
+
+
+# --8<-- [end:ticker]
