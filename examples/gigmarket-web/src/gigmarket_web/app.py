@@ -292,8 +292,8 @@ def _install_routes(  # noqa: PLR0915 -- one place that lists every page
             {
                 "name": tier,
                 "price": form[f"{tier.lower()}_price"],
-                "delivery_days": int(form[f"{tier.lower()}_days"] or 0),
-                "revisions": int(form[f"{tier.lower()}_revisions"] or 0),
+                "delivery_days": _whole(form, f"{tier.lower()}_days"),
+                "revisions": _whole(form, f"{tier.lower()}_revisions"),
             }
             for tier in ("Basic", "Standard", "Premium")
             if form.get(f"{tier.lower()}_price")
@@ -557,6 +557,14 @@ def _install_routes(  # noqa: PLR0915 -- one place that lists every page
         return go(_local(back))
 
     # --8<-- [end:advance]
+
+
+def _whole(form: dict[str, str], field: str) -> int:
+    """A whole number from a form field (empty is 0), or gigmarket's ValidationError."""
+    text = form.get(field, "").strip() or "0"
+    if not text.isdigit():
+        raise ValidationError(f"{text!r} is not a whole number", field=field)
+    return int(text)
 
 
 def _local(url: str) -> str:
