@@ -25,7 +25,7 @@ jobs="${MUTATION_JOBS:-2}"
 # machine test the adapters, not this module, and would multiply the time.
 ledger_machine="tests/property/test_ledger_machine.py"
 modules=(
-    "money|src/gigmarket/money.py|tests/unit/test_money.py tests/property/test_money_properties.py"
+    "money|src/gigmarket/money.py|tests/unit/test_money.py tests/unit/test_money_inputs.py tests/property/test_money_properties.py"
     "fees|src/gigmarket/escrow/fees.py|tests/unit/test_fees.py tests/property/test_fee_properties.py"
     "transaction|src/gigmarket/escrow/transaction.py|tests/unit/test_ledger.py tests/unit/test_ledger_refusals.py $ledger_machine --deselect=$ledger_machine::TestSQLiteLedgerMachine --deselect=$ledger_machine::TestPostgresLedgerMachine"
 )
