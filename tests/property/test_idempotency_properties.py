@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gigmarket.cashier.policy import CashierPolicy, WithdrawalLimits
-from gigmarket.catalog import CreateAccount
+from gigmarket.catalog import CreateAccount, CreateGig, SetUpProfile, UpdateGig
 from gigmarket.clock import ManualClock
 from gigmarket.errors import IdempotencyConflict
 from gigmarket.escrow import chart
@@ -78,7 +78,7 @@ def _shapes_of_internal_keys(ids: list[str]) -> st.SearchStrategy[str]:
         alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]),
         min_size=1,
         max_size=40,
-    )
+    ).filter(str.isprintable)  # what a key may be: an unprintable one is refused up front
     counts = st.integers(1, 4).map(str)  # the old keyless withdrawals' suffixes
     return st.one_of(plain, spelled_scoped, host_spelled, counts, odd)
 
@@ -187,3 +187,117 @@ def test_host_keys_never_meet_internal_keys_and_keyless_calls_never_replay(
 
     # -- nothing misbooked: every invariant of the store holds ---------------
     assert market.audit() == []
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_catalog_and_ledger_hold_keys_are_scoped_and_replay_alike(
+    any_storage_factory: Callable[[], Any], data: st.DataObject
+) -> None:
+    """The keyed commands the first property does not drive: accounts, gigs and
+    their edits (scoped by seller), and the ledger's holds and reversals."""
+    market, story = _market(any_storage_factory())
+    keys = _shapes_of_internal_keys(_IDS)
+    seller = story.seller_id
+
+    # -- create_account: one scope for all; the same key and username replays --
+    k_account = data.draw(keys, label="create_account key")
+    first = market.catalog.create_account(
+        CreateAccount(username="sadia"), idempotency_key=k_account
+    )
+    assert (
+        market.catalog.create_account(CreateAccount(username="sadia"), idempotency_key=k_account)
+        == first
+    )
+    _refused(
+        lambda: market.catalog.create_account(
+            CreateAccount(username="tanvir"), idempotency_key=k_account
+        )
+    )
+    sadia = first.id
+    market.catalog.set_up_profile(
+        sadia,
+        SetUpProfile.model_validate(
+            {
+                "display_name": "Sadia Islam",
+                "headline": "Illustrations for children's books",
+                "description": "Illustrator in Chattogram; picture books and covers.",
+                "skills": ["illustration"],
+                "languages": [{"language": "bn", "level": "native"}],
+                "country": "BD",
+            }
+        ),
+    )
+
+    # -- create_gig and update_gig: scoped by seller -----------------------------
+    k_gig = data.draw(keys, label="create_gig key")
+    gig_command = _gig_command("A watercolour cover for your picture book")
+    theirs = market.catalog.create_gig(seller, gig_command, idempotency_key=k_gig)
+    mine = market.catalog.create_gig(sadia, gig_command, idempotency_key=k_gig)
+    assert mine.id != theirs.id  # another seller's key of the same spelling is theirs
+    assert market.catalog.create_gig(sadia, gig_command, idempotency_key=k_gig) == mine
+    _refused(
+        lambda: market.catalog.create_gig(
+            sadia, _gig_command("A pencil cover for your picture book"), idempotency_key=k_gig
+        )
+    )
+    k_edit = data.draw(keys, label="update_gig key")
+    edit = UpdateGig(title="A watercolour cover and spine for your picture book")
+    edited = market.catalog.update_gig(mine.id, edit, seller_id=sadia, idempotency_key=k_edit)
+    assert edited.number == 2
+    replay = market.catalog.update_gig(mine.id, edit, seller_id=sadia, idempotency_key=k_edit)
+    assert replay.number == 2
+    _refused(
+        lambda: market.catalog.update_gig(
+            mine.id,
+            UpdateGig(title="Another title for the picture book cover"),
+            seller_id=sadia,
+            idempotency_key=k_edit,
+        )
+    )
+
+    # -- the ledger's holds and reversals, under keys shaped like the library's --
+    market.ledger.open_account("bank:host", "USD", allow_negative=True)
+    market.ledger.open_account("bank:other", "USD")
+    market.ledger.transfer("bank:host", "bank:other", usd("9.00"))
+    entry = market.ledger.transfer("bank:host", "bank:other", usd("1.00"), memo="to reverse")
+    k_hold, k_post, k_void, k_reverse = (data.draw(keys, label=name) for name in "hpvr")
+    hold = market.ledger.reserve("bank:other", "bank:host", usd("2.00"), idempotency_key=k_hold)
+    assert (
+        market.ledger.reserve("bank:other", "bank:host", usd("2.00"), idempotency_key=k_hold)
+        == hold
+    )
+    other = market.ledger.reserve("bank:other", "bank:host", usd("1.00"))  # keyless: its own
+    assert other.id != hold.id
+    posted = market.ledger.post_hold(hold.id, idempotency_key=k_post)
+    assert market.ledger.post_hold(hold.id, idempotency_key=k_post) == posted
+    voided = market.ledger.void_hold(other.id, idempotency_key=k_void)
+    assert market.ledger.void_hold(other.id, idempotency_key=k_void) == voided
+    reversal = market.ledger.reverse(entry.id, idempotency_key=k_reverse)
+    assert market.ledger.reverse(entry.id, idempotency_key=k_reverse) == reversal
+    assert reversal.idempotency_key == f"host:reverse {k_reverse}"
+
+    # -- the library's bookings still happen: the open order completes and clears --
+    market.orders.deliver(story.open_order, seller_id=seller)
+    market.orders.accept(story.open_order, buyer_id=story.buyer_id)
+    assert market.balance(chart.order_escrow(story.open_order)).posted == usd("0.00")
+    assert market.audit() == []
+
+
+def _gig_command(title: str) -> CreateGig:
+    return CreateGig.model_validate(
+        {
+            "title": title,
+            "category": "graphics-design",
+            "subcategory": "logo-design",
+            "currency": "USD",
+            "tags": ["illustration"],
+            "description": "A hand-painted cover for a children's picture book, with the "
+            "source files, in a week. " * 3,
+            "packages": [{"name": "Basic", "price": "80.00", "delivery_days": 7, "revisions": 2}],
+        }
+    )
