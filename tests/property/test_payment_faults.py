@@ -153,6 +153,8 @@ RESEND_FAULTS = (
     Fault.delay(timedelta(seconds=30)),
 )
 THEN_RECONCILE = st.none() | st.lists(st.sampled_from(RESEND_FAULTS), min_size=1, max_size=2)
+KEY_SHAPES = st.sampled_from([None, None, "charge", "refund", "count", "payout"])
+"""No key, or a host key shaped like one the library derives for itself."""
 """After a call: no reconcile (``None``), or the reconcile job at once, while a
 held request may still be waiting at the gateway, with these faults on the
 calls of the same kind it sends again: refused before processing, or
@@ -205,6 +207,23 @@ class PaymentFaultMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.world: PaymentWorld | None = None
+        self.keys_used = 0
+        """Host keys handed out so far: each is used once, shaped like a key the
+        library derives (``payment:ch_000003``) or like the running count an
+        old keyless withdrawal got (``3``), so that they would have met the
+        library's own keys, or each other, had keys no scopes."""
+
+    def host_key(self, shape: str | None) -> str | None:
+        if shape is None:
+            return None
+        self.keys_used += 1
+        n = self.keys_used
+        return {
+            "charge": f"payment:ch_{n:06d}",
+            "refund": f"refund:pay:{n}",
+            "count": str(n),
+            "payout": f"payout-paid:{n}",
+        }[shape]
 
     @property
     def w(self) -> PaymentWorld:
@@ -276,9 +295,19 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         if faults is not None:
             self.run_reconcile([(operation, fault) for fault in faults])
 
-    def place(self, buyer: str, seller: str, price: int, card: str, fault: Fault | None) -> str:
+    def place(
+        self,
+        buyer: str,
+        seller: str,
+        price: int,
+        card: str,
+        fault: Fault | None,
+        key: str | None = None,
+    ) -> str:
         w = self.w
-        placed = w.desk.place(offer(w.people[seller], price), buyer_id=w.people[buyer])
+        placed = w.desk.place(
+            offer(w.people[seller], price), buyer_id=w.people[buyer], idempotency_key=key
+        )
         w.orders.append(placed.id)
         self.checkout(placed.id, card, fault)
         return placed.id
@@ -396,6 +425,7 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         card=CARDS,
         fault=CALL_FAULTS,
         then_reconcile=THEN_RECONCILE,
+        key=KEY_SHAPES,
     )
     def place_and_checkout(
         self,
@@ -405,10 +435,12 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         card: str,
         fault: Fault | None,
         then_reconcile: list[Fault] | None,
+        key: str | None,
     ) -> str:
         """A new order, checked out (``then_reconcile``: the reconcile job runs
-        at once, while a delayed charge may still be held at the gateway)."""
-        order_id = self.place(buyer, seller, price, card, fault)
+        at once, while a delayed charge may still be held at the gateway),
+        placed under a host key shaped like the library's own now and then."""
+        order_id = self.place(buyer, seller, price, card, fault, self.host_key(key))
         self.then(Operation.CHARGE, then_reconcile)
         return order_id
 
@@ -564,6 +596,7 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         how=st.sampled_from(["all", "half", "minimum", "too much"]),
         fault=CALL_FAULTS,
         then_reconcile=THEN_RECONCILE,
+        key=KEY_SHAPES,
     )
     def withdraw(
         self,
@@ -571,9 +604,11 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         how: str,
         fault: Fault | None,
         then_reconcile: list[Fault] | None,
+        key: str | None,
     ) -> None:
         """A seller withdraws all, half or the minimum of what is available,
-        or more than that (refused), with a fault on the payout call."""
+        or more than that (refused), with a fault on the payout call; keyed
+        and keyless withdrawals mix (a keyless one is never a replay)."""
         w = self.w
         seller_id = w.people[seller]
         available = w.market.seller_balance(seller_id, CURRENCY)["available"].units
@@ -588,7 +623,7 @@ class PaymentFaultMachine(RuleBasedStateMachine):
         before = w.snapshot()
         w.arm(Operation.PAYOUT, fault)
         try:
-            done = w.cashier.withdraw(seller_id, amount)
+            done = w.cashier.withdraw(seller_id, amount, idempotency_key=self.host_key(key))
         except WithdrawalRefused as refusal:
             event(f"withdrawal refused: {refusal.reason}")
             assert w.snapshot() == before, "a refused withdrawal changed something"
@@ -602,7 +637,8 @@ class PaymentFaultMachine(RuleBasedStateMachine):
             event("withdrawal: outcome unknown")
         else:
             event(f"withdrawal: {done.operation.status.value}")
-            assert done.payout is not None
+            assert done.payout is not None, "a new withdrawal was taken for a replay"
+            assert done.operation.id not in {op.id for op in ops}
             assert done.operation.gateway_ref == done.payout.id
         finally:
             w.disarm(Operation.PAYOUT)
