@@ -711,7 +711,7 @@ class Cashier:
         one captured is refunded. A call younger than the reconcile grace, or a
         gateway that cannot answer now, is left to ``reconcile``. Returns the
         attempts as they now stand."""
-        return settle_order(self, order_id)
+        return settle_order(self, check_id(order_id, "order_id"))
 
     # -- operators' decisions ---------------------------------------------
 
