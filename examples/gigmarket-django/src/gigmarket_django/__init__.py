@@ -1,0 +1,1 @@
+"""A minimal Django project on gigmarket (see ``docs/how-to/django.md``)."""
