@@ -25,7 +25,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from gigmarket.catalog.reputation import DEFAULT_LEVEL_POLICY, SellerLevelPolicy
 from gigmarket.clock import Clock
@@ -41,7 +41,7 @@ from gigmarket.storage.sql import (
 from gigmarket.storage.sql_catalog import SqlCatalogRepository
 from gigmarket.storage.sql_payments import SqlPaymentRepository
 from gigmarket.storage.sql_search import INDEXED_SINCE
-from gigmarket.storage.urls import scrub, url_secrets
+from gigmarket.storage.urls import StoreLocation, scrub, url_secrets
 
 try:
     import psycopg
@@ -131,7 +131,15 @@ class _Connection:
 
 
 class PostgresStorage:
-    """A unit-of-work factory over one PostgreSQL database (and schema)."""
+    """A unit-of-work factory over one PostgreSQL database (and schema).
+
+    It serves :class:`gigmarket.ports.Storage`; :meth:`from_location` opens one
+    from a store URL (``postgresql://...?schema=eu``), and :meth:`stored_version`
+    reads a schema's version without opening it as a store.
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
+    """The schema version this code writes and reads."""
 
     def __init__(
         self,
@@ -174,6 +182,42 @@ class PostgresStorage:
 
     def __repr__(self) -> str:
         return f"PostgresStorage(schema={self.schema!r})"  # the URL may hold a password
+
+    @classmethod
+    def from_location(cls, location: StoreLocation, *, migrate: bool = True) -> PostgresStorage:
+        """The store at a parsed ``postgresql:`` URL
+        (:func:`~gigmarket.storage.urls.parse_location`), in its schema."""
+        if location.engine != "postgres":
+            raise StorageError(f"{location.display} is not a PostgreSQL store")
+        return cls(location.target, schema=location.schema, migrate=migrate)
+
+    @staticmethod
+    def stored_version(location: StoreLocation) -> int:
+        """The schema version recorded in the location's schema, read on a
+        connection of its own without creating or changing anything. ``0``: the
+        schema holds no gigmarket store (or does not exist)."""
+        if not _IDENTIFIER.fullmatch(location.schema):
+            raise StorageError(f"{location.schema!r} is not a plain lower-case schema name")
+        try:
+            with psycopg.connect(
+                location.target, connect_timeout=10, autocommit=True
+            ) as connection:
+                table = f'"{location.schema}".gigmarket_schema'
+                found = connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+                if found is None or found[0] is None:
+                    return 0
+                # parse_location checked the schema name: a plain identifier
+                row = connection.execute(f"SELECT version FROM {table}").fetchone()  # noqa: S608
+        except psycopg.Error as error:
+            # The driver's message may quote the URL (a malformed password, say):
+            # then it is scrubbed, and not chained, so no traceback shows it either.
+            said = str(error).strip()
+            shown = location.scrub(said)
+            failure = StorageError(f"cannot read the PostgreSQL store: {shown}")
+            if shown != said:
+                raise failure from None
+            raise failure from error
+        return int(row[0]) if row else 0
 
     def connection(self) -> _Connection:
         """This thread's connection: the one it holds, or one taken from the pool.
