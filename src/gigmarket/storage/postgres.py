@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -33,6 +34,7 @@ from gigmarket.errors import SchemaTooNew, StorageError, TransientStorageError
 from gigmarket.storage.postgres_schema import MIGRATIONS, SCHEMA_VERSION
 from gigmarket.storage.postgres_search import PostgresGigSearch
 from gigmarket.storage.sql import (
+    ReadOnlyConnection,
     SqlIdempotencyRepository,
     SqlLedgerRepository,
     SqlOrderRepository,
@@ -314,6 +316,21 @@ class PostgresStorage:
 
     def __call__(self) -> PostgresUnitOfWork:
         return PostgresUnitOfWork(self.connection(), release=self.release)
+
+    @contextmanager
+    def read_only(self) -> Iterator[ReadOnlyConnection]:
+        """A snapshot of the schema: a ``REPEATABLE READ, READ ONLY`` transaction
+        that takes no row locks, rolled back at the end."""
+        db = self.connection()
+        if db.in_unit_of_work:
+            # Reading on it would roll that transaction back (or be rolled into it).
+            raise StorageError("audit outside of a unit of work: one is open on this thread")
+        try:
+            db.rollback()
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield ReadOnlyConnection(db)
+        finally:
+            db.rollback()
 
     def gig_search(
         self, *, clock: Clock | None = None, level_policy: SellerLevelPolicy = DEFAULT_LEVEL_POLICY

@@ -24,8 +24,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
@@ -34,6 +34,7 @@ from gigmarket.catalog.reputation import DEFAULT_LEVEL_POLICY, SellerLevelPolicy
 from gigmarket.clock import Clock
 from gigmarket.errors import SchemaTooNew, StorageError, TransientStorageError
 from gigmarket.storage.sql import (
+    ReadOnlyConnection,
     SqlIdempotencyRepository,
     SqlLedgerRepository,
     SqlOrderRepository,
@@ -227,6 +228,24 @@ class SQLiteStorage:
 
     def __call__(self) -> SQLiteUnitOfWork:
         return SQLiteUnitOfWork(self.connection())
+
+    @contextmanager
+    def read_only(self) -> Iterator[ReadOnlyConnection]:
+        """A snapshot of the file: a deferred read transaction (WAL readers never
+        wait for the writer) with ``query_only`` set, rolled back at the end."""
+        db = self.connection()
+        busy = db.in_unit_of_work or db.connection.in_transaction
+        if busy:
+            # Reading on it would roll that transaction back (or be rolled into it).
+            raise StorageError("audit outside of a unit of work: one is open on this thread")
+        try:
+            db.execute("PRAGMA query_only = ON")
+            db.execute("BEGIN")  # deferred: the snapshot is taken at the first read
+            yield ReadOnlyConnection(db)
+        finally:
+            if db.connection.in_transaction:
+                db.execute("ROLLBACK")
+            db.execute("PRAGMA query_only = OFF")
 
     def gig_search(
         self, *, clock: Clock | None = None, level_policy: SellerLevelPolicy = DEFAULT_LEVEL_POLICY
