@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from gigmarket.cashier import (
     Cashier,
@@ -45,9 +45,8 @@ from gigmarket.catalog import (
     SellerLevel,
     SellerLevelPolicy,
 )
-from gigmarket.catalog.ports import CatalogUnitOfWork
 from gigmarket.clock import Clock, SystemClock
-from gigmarket.errors import UserNotFound, ValidationError
+from gigmarket.errors import StorageError, UserNotFound, ValidationError
 from gigmarket.escrow import chart
 from gigmarket.escrow.audit import Violation, audit_ledger
 from gigmarket.escrow.ledger import Ledger
@@ -71,6 +70,7 @@ from gigmarket.orders.audit import audit_orders
 from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
 from gigmarket.payments.sandbox import SandboxGateway
 from gigmarket.payments.secret import Secret
+from gigmarket.ports import Storage, serves_every_port
 from gigmarket.storage.sqlite import SQLiteStorage
 
 __all__ = ["CatalogStanding", "Marketplace", "offer_from"]
@@ -136,7 +136,12 @@ class CatalogStanding:
         self._catalog = catalog
 
     def is_top_rated(self, uow: OrdersUnitOfWork, seller_id: str, at: datetime) -> bool:
-        catalog: CatalogTransaction = self._catalog.within(cast(CatalogUnitOfWork, uow))
+        if not serves_every_port(uow):
+            raise StorageError(
+                "seller levels are read in the order's own transaction: the store's unit of "
+                "work has no catalog (see gigmarket.ports.UnitOfWork)"
+            )
+        catalog: CatalogTransaction = self._catalog.within(uow)
         try:
             return catalog.seller_level(seller_id, at) is SellerLevel.TOP_RATED
         except UserNotFound:
@@ -159,7 +164,7 @@ class Marketplace:
 
     def __init__(
         self,
-        storage: Any = None,
+        storage: Storage | None = None,
         *,
         gateway: CollectionGateway | None = None,
         payouts: DisbursementGateway | None = None,
@@ -170,7 +175,7 @@ class Marketplace:
         clock: Clock | None = None,
         ids: IdFactory = random_ids,
     ) -> None:
-        self.storage = storage if storage is not None else SQLiteStorage(DEFAULT_DATABASE)
+        self.storage: Storage = storage if storage is not None else SQLiteStorage(DEFAULT_DATABASE)
         self.clock: Clock = clock if clock is not None else SystemClock()
         if gateway is None:
             sandbox = SandboxGateway(

@@ -4,13 +4,9 @@ timers, reconcile its payments, decide a payment the gateway cannot settle.
 The ``gigmarket`` command line is a thin shell over these functions (and over
 :mod:`gigmarket.store_audit`); a host's own scheduler can call them too.
 
-A store is named by a URL:
-
-* ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (the
-  SQLAlchemy convention: what follows ``sqlite:///`` is the path as written),
-  or a plain file path;
-* ``postgresql://user@host:5432/dbname``, optionally with ``?schema=name``
-  for a store that lives in a PostgreSQL schema other than ``public``.
+A store is named by a URL (:mod:`gigmarket.storage.urls`) and opened by the
+adapter the URL names (:func:`gigmarket.storage.open_store`); every function
+here takes it as a :class:`gigmarket.ports.Storage`.
 
 A payment gateway is named as the host's configuration names it
 (:mod:`gigmarket.payments.registry`) and configured from ``GIGMARKET_GATEWAY_*``
@@ -26,14 +22,10 @@ migrate``) or newer (:class:`~gigmarket.errors.SchemaTooNew`).
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
 
 import attrs
 
@@ -41,22 +33,16 @@ from gigmarket.cashier import PaymentOperation, ReconcileFix
 from gigmarket.cashier.audit import Attention
 from gigmarket.cashier.resolve import resolution
 from gigmarket.clock import Clock, SystemClock, require_aware
-from gigmarket.errors import (
-    GatewayMisconfigured,
-    GigmarketError,
-    SchemaTooNew,
-    StorageError,
-    ValidationError,
-)
+from gigmarket.errors import GatewayMisconfigured, GigmarketError, ValidationError
 from gigmarket.marketplace import Marketplace
 from gigmarket.orders import LifecyclePolicy, fiverr_policy, upwork_policy
 from gigmarket.payments import registry
 from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
 from gigmarket.payments.secret import REDACTED
+from gigmarket.ports import Storage
 from gigmarket.retry import retrying
-from gigmarket.storage import sqlite_schema
-from gigmarket.storage.sqlite import SQLiteStorage
-from gigmarket.storage.urls import redact_url, scrub, url_secrets
+from gigmarket.storage import migrate_store, open_store, stored_version
+from gigmarket.storage.urls import StoreLocation, parse_location
 
 __all__ = [
     "GATEWAY_VARIABLE_PREFIX",
@@ -86,240 +72,6 @@ preset's overrides as keywords (``POLICIES["fiverr"](gateway="acmepay")``)."""
 
 REFUNDS_PER_RUN = 10_000
 """Queued card refunds ``run-due`` sends at most, per run."""
-
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-Engine = Literal["sqlite", "postgres"]
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class StoreLocation:
-    """Where a store lives: a SQLite file, or a PostgreSQL database and schema.
-
-    Its ``repr()`` and :attr:`display` never show a password: neither the
-    URL's own nor one passed as a query parameter (``?password=...``).
-    """
-
-    engine: Engine
-    target: str
-    """The SQLite file's path, or the PostgreSQL connection URL (without ``schema``)."""
-    schema: str = "public"
-
-    @property
-    def display(self) -> str:
-        """The location for messages: a PostgreSQL password never appears in it."""
-        if self.engine == "sqlite":
-            return self.target
-        shown = redact_url(self.target)
-        return shown if self.schema == "public" else f"{shown} (schema {self.schema})"
-
-    @property
-    def secrets(self) -> list[str]:
-        """The secrets the location carries (what :meth:`scrub` hides)."""
-        return url_secrets(self.target) if self.engine == "postgres" else []
-
-    def scrub(self, text: str) -> str:
-        """``text`` (a driver's message, say) without any secret of this location."""
-        return scrub(text, self.secrets)
-
-    def __repr__(self) -> str:
-        target = redact_url(self.target) if self.engine == "postgres" else self.target
-        return f"StoreLocation(engine={self.engine!r}, target={target!r}, schema={self.schema!r})"
-
-
-@contextmanager
-def _secrets_kept(location: StoreLocation) -> Iterator[None]:
-    """Errors raised inside leave without the location's secrets in their
-    message, and without the driver's exception (which may quote them) chained."""
-    try:
-        yield
-    except GigmarketError as error:
-        shown = location.scrub(str(error))
-        if shown == str(error):
-            raise
-        raise StorageError(shown) from None
-    except Exception as error:  # a driver's own error, not translated below us
-        if not location.secrets:
-            raise
-        raise StorageError(
-            f"{type(error).__name__}: {location.scrub(str(error).strip())}"
-        ) from None
-
-
-def parse_location(url: str, *, schema: str | None = None) -> StoreLocation:
-    """Read a store URL (see the module's docstring); ``schema`` is the
-    ``--schema`` option, which must agree with a ``?schema=`` in the URL."""
-    if not isinstance(url, str) or not url.strip():
-        raise ValidationError("give a database URL or a file path", field="--db")
-    url = url.strip()
-    scheme, sep, rest = url.partition("://")
-    scheme = scheme.lower() if sep else ""  # "": a plain file path
-    if scheme in ("postgresql", "postgres"):
-        return _postgres_location(url, schema)
-    if scheme not in ("", "sqlite"):
-        raise ValidationError(
-            f"unsupported database URL scheme {scheme!r}: use sqlite:///PATH, a file path, "
-            "or postgresql://...",
-            field="--db",
-        )
-    if schema is not None:
-        raise ValidationError("only a PostgreSQL store has a schema", field="--schema")
-    if not scheme:
-        return StoreLocation(engine="sqlite", target=url)
-    if not rest.startswith("/") or len(rest) < 2:
-        raise ValidationError(
-            "a SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db",
-            field="--db",
-        )
-    return StoreLocation(engine="sqlite", target=rest[1:])
-
-
-def _postgres_location(url: str, schema: str | None) -> StoreLocation:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError on a malformed port
-    except ValueError as error:
-        raise ValidationError(f"not a valid PostgreSQL URL ({error})", field="--db") from None
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    in_url = [value for key, value in query if key == "schema"]
-    if len(in_url) > 1 or (in_url and schema is not None and in_url[0] != schema):
-        raise ValidationError("the URL's ?schema= and --schema disagree", field="--schema")
-    chosen = schema if schema is not None else (in_url[0] if in_url else "public")
-    if not _SCHEMA_NAME.fullmatch(chosen):
-        raise ValidationError(
-            f"{chosen!r} is not a plain lower-case PostgreSQL schema name", field="--schema"
-        )
-    rest = urlencode([(key, value) for key, value in query if key != "schema"])
-    return StoreLocation(
-        engine="postgres", target=urlunsplit(parts._replace(query=rest)), schema=chosen
-    )
-
-
-# -- schema versions ----------------------------------------------------------
-
-
-def _code_version(location: StoreLocation) -> int:
-    if location.engine == "sqlite":
-        return sqlite_schema.SCHEMA_VERSION
-    from gigmarket.storage import postgres_schema  # noqa: PLC0415 -- keep imports light
-
-    return postgres_schema.SCHEMA_VERSION
-
-
-def stored_version(location: StoreLocation) -> int | None:
-    """The schema version recorded in the store, read without changing anything.
-
-    ``None``: there is no such SQLite file. ``0``: the file or PostgreSQL
-    schema exists but holds no gigmarket store.
-    """
-    if location.engine == "sqlite":
-        return _sqlite_version(Path(location.target))
-    return _postgres_version(location)
-
-
-def _sqlite_version(path: Path) -> int | None:
-    if not path.exists():
-        return None
-    if not path.is_file():
-        raise StorageError(f"{path} is not a file")
-    try:
-        with closing(sqlite3.connect(path)) as connection:
-            table = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gigmarket_schema'"
-            ).fetchone()
-            if table is None:
-                return 0
-            row = connection.execute("SELECT version FROM gigmarket_schema").fetchone()
-    except sqlite3.Error as error:
-        raise StorageError(f"cannot read {path} as a SQLite database: {error}") from error
-    return int(row[0]) if row else 0
-
-
-def _psycopg() -> Any:
-    try:
-        import psycopg  # noqa: PLC0415 -- an optional extra
-    except ImportError:
-        raise StorageError(
-            "PostgreSQL stores need psycopg 3: pip install 'gigmarket[postgres]'"
-        ) from None
-    return psycopg
-
-
-def _postgres_version(location: StoreLocation) -> int:
-    psycopg = _psycopg()
-    try:
-        with psycopg.connect(location.target, connect_timeout=10, autocommit=True) as connection:
-            table = f'"{location.schema}".gigmarket_schema'
-            (exists,) = connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()
-            if exists is None:
-                return 0
-            # the schema name was checked against _SCHEMA_NAME: a plain identifier
-            row = connection.execute(f"SELECT version FROM {table}").fetchone()  # noqa: S608
-    except psycopg.Error as error:
-        # The driver's message may quote the URL (a malformed password, say):
-        # then it is scrubbed, and not chained, so no traceback shows it either.
-        said = str(error).strip()
-        shown = location.scrub(said)
-        failure = StorageError(f"cannot read the PostgreSQL store: {shown}")
-        if shown != said:
-            raise failure from None
-        raise failure from error
-    return int(row[0]) if row else 0
-
-
-def open_store(location: StoreLocation) -> Any:
-    """Open an existing store at this code's schema version, without migrating it.
-
-    The caller closes it. A missing, empty, older or newer store is refused
-    with a message that says what to do.
-    """
-    with _secrets_kept(location):
-        found = stored_version(location)
-    needed = _code_version(location)
-    if found is None:
-        raise StorageError(f"no database file at {location.display}")
-    if found == 0:
-        raise StorageError(
-            f"{location.display} holds no gigmarket store; create one with `gigmarket migrate`"
-        )
-    if found > needed:
-        raise SchemaTooNew(found=found, supported=needed)
-    if found < needed:
-        raise StorageError(
-            f"{location.display} has schema version {found}, this gigmarket needs {needed}: "
-            "run `gigmarket migrate` first"
-        )
-    with _secrets_kept(location):
-        return _construct(location, migrate=False)
-
-
-def _construct(location: StoreLocation, *, migrate: bool) -> Any:
-    if location.engine == "sqlite":
-        return SQLiteStorage(location.target, migrate=migrate)
-    _psycopg()
-    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- an optional extra
-
-    return PostgresStorage(location.target, schema=location.schema, migrate=migrate)
-
-
-def migrate_store(location: StoreLocation) -> tuple[int, int]:
-    """Migrate the store forward to this code's schema version, creating it if
-    it does not exist; return the versions before and after.
-
-    Safe to run repeatedly and from two processes at once: the adapters
-    migrate under a lock, each migration in one transaction.
-    """
-    with _secrets_kept(location):
-        before = stored_version(location) or 0
-        needed = _code_version(location)
-        if before > needed:
-            raise SchemaTooNew(found=before, supported=needed)
-        storage = _construct(location, migrate=True)
-        try:
-            after = int(storage.schema_version())
-        finally:
-            storage.close()
-    return before, after
-
 
 # -- timers -------------------------------------------------------------------
 
@@ -377,7 +129,7 @@ class DueSummary:
 
 
 def run_due(
-    storage: Any,
+    storage: Storage,
     *,
     policy: LifecyclePolicy,
     gateway: CollectionGateway | None = None,
@@ -570,7 +322,7 @@ class ReconcileSummary:
 
 
 def reconcile_store(
-    storage: Any,
+    storage: Storage,
     *,
     gateway: CollectionGateway,
     payouts: DisbursementGateway | None = None,
@@ -611,7 +363,7 @@ def reconcile_store(
 
 
 def resolve_operation(
-    storage: Any,
+    storage: Storage,
     operation_id: str,
     *,
     outcome: str,

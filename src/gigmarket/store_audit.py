@@ -54,27 +54,37 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from types import TracebackType
+from typing import Any, Self
 
 import attrs
 
 from gigmarket.cashier.audit import ATTENTION_AFTER, PaymentEntries, audit_operations
-from gigmarket.cashier.model import OPEN_STATUSES, PaymentOperation
-from gigmarket.cashier.ports import CashierUnitOfWork
+from gigmarket.cashier.model import (
+    OPEN_STATUSES,
+    OperationKind,
+    OperationStatus,
+    PaymentOperation,
+)
 from gigmarket.errors import GigmarketError, StorageError
 from gigmarket.escrow.audit import Violation, audit_ledger
 from gigmarket.escrow.model import Hold, JournalEntry, LedgerAccount
-from gigmarket.escrow.ports import LedgerRepository
 from gigmarket.money import exponent
 from gigmarket.orders import DEFAULT_PROCESS, Order
 from gigmarket.orders.audit import audit_orders
-from gigmarket.orders.ports import OrdersUnitOfWork
 from gigmarket.payments.protocols import ListsActivity
+from gigmarket.ports import Storage
 from gigmarket.storage.codec import decode, parse_instant
-from gigmarket.storage.sql import SqlLedgerRepository, SqlOrderRepository
+from gigmarket.storage.sql import (
+    ReadOnlyConnection,
+    ReadsSnapshots,
+    SqlIdempotencyRepository,
+    SqlLedgerRepository,
+    SqlOrderRepository,
+    SqlOutbox,
+)
 from gigmarket.storage.sql_payments import _COLUMNS as _OPERATION_COLUMNS
 from gigmarket.storage.sql_payments import SqlPaymentRepository, _operation
-from gigmarket.storage.sqlite import SQLiteStorage
 from gigmarket.store_gateway import audit_gateway, audit_open, gateway_listing
 
 __all__ = ["PROGRESS_EVERY", "Finding", "StoreAudit", "audit_store", "format_money"]
@@ -216,77 +226,56 @@ class StoreAudit:
 # -- reading one consistent snapshot -------------------------------------------
 
 
-class _ReadOnly:
-    """A store connection that only reads and locks nothing."""
-
-    for_update = ""
-    skip_locked = ""
-
-    def __init__(self, db: Any) -> None:
-        self._db = db
-
-    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
-        if not sql.lstrip().upper().startswith("SELECT"):
-            raise StorageError(f"the audit only reads; refused: {sql.split(maxsplit=1)[0]}")
-        return self._db.execute(sql, parameters)
-
-    def one(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
-        return self.execute(sql, parameters).fetchone()
-
-    def all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
-        return list(self.execute(sql, parameters).fetchall())
-
-    def insert_returning_seq(self, sql: str, parameters: Sequence[Any]) -> int:
-        raise StorageError("the audit only reads; refused: INSERT")
-
-
 @attrs.define
 class _Snapshot:
-    """What :func:`~gigmarket.orders.audit.audit_orders` needs of a unit of work."""
+    """A unit of work that only reads, over one read-only snapshot: what the
+    orders' and the payments' audits read, with the rows they cannot decode
+    reported rather than raised."""
 
-    db: _ReadOnly
+    db: ReadOnlyConnection
     ledger: _TolerantLedger
     orders: _TolerantOrders
     payments: _TolerantPayments
+    idempotency: SqlIdempotencyRepository
+    outbox: SqlOutbox
     unreadable: list[Finding]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def commit(self) -> None:
+        raise StorageError("the audit only reads; refused: COMMIT")
+
+    def rollback(self) -> None:
+        return None
 
 
 @contextmanager
-def _read_snapshot(storage: Any) -> Iterator[_Snapshot]:
-    if not callable(getattr(storage, "connection", None)):
+def _read_snapshot(storage: Storage) -> Iterator[_Snapshot]:
+    if not isinstance(storage, ReadsSnapshots):
         raise StorageError(
             f"{type(storage).__name__} is not a SQL store: audit it with "
             "gigmarket.escrow.audit.audit_ledger and gigmarket.orders.audit.audit_orders"
         )
-    db = storage.connection()
-    if getattr(db, "in_unit_of_work", False) or getattr(db.connection, "in_transaction", False):
-        # The thread's connection carries an open unit of work: auditing on it
-        # would roll that transaction back (or be rolled into it).
-        raise StorageError("audit outside of a unit of work: one is open on this thread")
-    on_sqlite = isinstance(storage, SQLiteStorage)
-    reader = _ReadOnly(db)
-    unreadable: list[Finding] = []
-    try:
-        if on_sqlite:
-            db.execute("PRAGMA query_only = ON")
-            db.execute("BEGIN")  # deferred: the snapshot is taken at the first read
-        else:
-            db.rollback()
-            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    with storage.read_only() as reader:
+        unreadable: list[Finding] = []
         yield _Snapshot(
             db=reader,
             ledger=_TolerantLedger(reader, unreadable),
-            orders=_TolerantOrders(SqlOrderRepository(reader), reader, unreadable),
-            payments=_TolerantPayments(SqlPaymentRepository(reader), reader, unreadable),
+            orders=_TolerantOrders(reader, unreadable),
+            payments=_TolerantPayments(reader, unreadable),
+            idempotency=SqlIdempotencyRepository(reader),
+            outbox=SqlOutbox(reader),
             unreadable=unreadable,
         )
-    finally:
-        if on_sqlite:
-            if db.connection.in_transaction:
-                db.execute("ROLLBACK")
-            db.execute("PRAGMA query_only = OFF")
-        else:
-            db.rollback()
 
 
 # -- reading row by row: one damaged row is a finding, not the end of the audit --
@@ -295,15 +284,18 @@ def _read_snapshot(storage: Any) -> Iterator[_Snapshot]:
 class _TolerantLedger(SqlLedgerRepository):
     """The SQL ledger, skipping (and reporting) the rows it cannot decode."""
 
-    def __init__(self, db: _ReadOnly, unreadable: list[Finding]) -> None:
+    def __init__(
+        self, db: ReadOnlyConnection, unreadable: list[Finding], seen: set[str] | None = None
+    ) -> None:
         super().__init__(db)
-        self._unreadable = unreadable
-        self._seen: set[str] = set()
+        self.reader = db
+        self.unreadable = unreadable
+        self.seen: set[str] = seen if seen is not None else set()
 
     def _report(self, row: str, error: BaseException, **subject: str | None) -> None:
-        if row not in self._seen:  # an entry read twice (a reversal's original) counts once
-            self._seen.add(row)
-            self._unreadable.append(_unreadable(row, error, **subject))
+        if row not in self.seen:  # an entry read twice (a reversal's original) counts once
+            self.seen.add(row)
+            self.unreadable.append(_unreadable(row, error, **subject))
 
     def _entries(self, where: str, parameters: Sequence[Any]) -> list[JournalEntry]:
         try:
@@ -359,19 +351,21 @@ class _TolerantLedger(SqlLedgerRepository):
         return found[0] if found else None
 
 
-class _TolerantOrders:
+class _TolerantOrders(SqlOrderRepository):
     """The order repository, reading (and decoding) every order once, row by row."""
 
-    def __init__(self, inner: SqlOrderRepository, db: _ReadOnly, unreadable: list[Finding]) -> None:
-        self._inner = inner
-        self._db = db
+    def __init__(self, db: ReadOnlyConnection, unreadable: list[Finding]) -> None:
+        super().__init__(db)
+        self._reader = db
         self._unreadable = unreadable
         self._orders: dict[str, Order] | None = None
 
     def orders(self) -> Sequence[Order]:
         if self._orders is None:
             self._orders = {}
-            for order_id, document in self._db.all("SELECT id, document FROM orders ORDER BY id"):
+            for order_id, document in self._reader.all(
+                "SELECT id, document FROM orders ORDER BY id"
+            ):
                 try:
                     self._orders[order_id] = decode(Order, json.loads(document))
                 except _UNREADABLE as error:
@@ -384,25 +378,20 @@ class _TolerantOrders:
         self.orders()
         return (self._orders or {}).get(order_id)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
-
-class _TolerantPayments:
+class _TolerantPayments(SqlPaymentRepository):
     """Every payment operation, decoded row by row once; served from memory."""
 
-    def __init__(
-        self, inner: SqlPaymentRepository, db: _ReadOnly, unreadable: list[Finding]
-    ) -> None:
-        self._inner = inner
-        self._db = db
+    def __init__(self, db: ReadOnlyConnection, unreadable: list[Finding]) -> None:
+        super().__init__(db)
+        self._reader = db
         self._unreadable = unreadable
         self._all: list[PaymentOperation] | None = None
 
     def all_operations(self) -> list[PaymentOperation]:
         if self._all is None:
             self._all = []
-            for row in self._db.all(
+            for row in self._reader.all(
                 f"SELECT {_OPERATION_COLUMNS} FROM payment_operations "  # noqa: S608
                 "ORDER BY created_at, id"
             ):
@@ -417,7 +406,9 @@ class _TolerantPayments:
     def get_operation(self, operation_id: str) -> PaymentOperation | None:
         return next((op for op in self.all_operations() if op.id == operation_id), None)
 
-    def operations_for(self, subject: str, kind: Any = None) -> list[PaymentOperation]:
+    def operations_for(
+        self, subject: str, kind: OperationKind | None = None
+    ) -> list[PaymentOperation]:
         return [
             op
             for op in self.all_operations()
@@ -425,16 +416,22 @@ class _TolerantPayments:
         ]
 
     def open_operations(
-        self, limit: int, *, after: Any = None, status: Any = None
+        self,
+        limit: int,
+        *,
+        after: tuple[datetime, str] | None = None,
+        status: OperationStatus | None = None,
     ) -> list[PaymentOperation]:
         return [
             op
             for op in self.all_operations()
-            if op.status in OPEN_STATUSES and (status is None or op.status is status)
+            if op.status in OPEN_STATUSES
+            and (status is None or op.status is status)
+            and (after is None or (op.created_at, op.id) > after)
         ][: max(limit, 0)]
 
 
-def _outbox(db: _ReadOnly, orders: set[str]) -> list[Finding]:
+def _outbox(db: ReadOnlyConnection, orders: set[str]) -> list[Finding]:
     found: list[Finding] = []
     for event_id, order_id, occurred_at, payload in db.all(
         "SELECT id, order_id, occurred_at, payload FROM outbox ORDER BY seq"
@@ -457,30 +454,29 @@ def _outbox(db: _ReadOnly, orders: set[str]) -> list[Finding]:
     return found
 
 
-class _TeeLedger:
-    """The ledger repository, showing each entry to ``see`` as the ledger audit reads it."""
+class _TeeLedger(_TolerantLedger):
+    """The snapshot's ledger, showing each entry to ``see`` as the ledger audit
+    reads it (an unreadable row is still reported once)."""
 
     def __init__(
         self,
-        inner: LedgerRepository,
+        inner: _TolerantLedger,
         see: Callable[[JournalEntry], None],
         progress: Callable[[int], None] | None,
         every: int,
     ) -> None:
+        super().__init__(inner.reader, inner.unreadable, inner.seen)
         self._inner = inner
         self._see = see
         self._progress = progress
         self._every = max(every, 1)
 
     def iter_entries(self) -> Iterator[JournalEntry]:
-        for count, entry in enumerate(self._inner.iter_entries(), start=1):
+        for count, entry in enumerate(super().iter_entries(), start=1):
             self._see(entry)
             if self._progress is not None and count % self._every == 0:
                 self._progress(count)
             yield entry
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 # -- the checks the component audits cannot make ---------------------------------
@@ -549,7 +545,7 @@ class _EntryChecks:
         return found
 
 
-def _duplicate_keys(db: _ReadOnly) -> list[Finding]:
+def _duplicate_keys(db: ReadOnlyConnection) -> list[Finding]:
     # Keys are unique per scope; a key is named as journal entries carry it,
     # ``<scope> <key>`` (see gigmarket.idempotency.ScopedKey.qualified).
     rows = db.all(
@@ -644,7 +640,7 @@ def _finding(violation: Violation, currencies: dict[str, str], orders: dict[str,
 
 
 def audit_store(
-    storage: Any,
+    storage: Storage,
     *,
     progress: Callable[[int], None] | None = None,
     progress_every: int = PROGRESS_EVERY,
@@ -675,14 +671,13 @@ def audit_store(
             payment_entries.see(entry)
 
         tee = _TeeLedger(snapshot.ledger, see, progress, progress_every)
-        report = audit_ledger(cast(LedgerRepository, tee))
+        report = audit_ledger(tee)
         if checks.seen != report.entries:  # the ledger audit read its entries another way
             checks, payment_entries = _EntryChecks(), PaymentEntries()
             for entry in snapshot.ledger.iter_entries():
                 see(entry)
         accounts = snapshot.ledger.accounts()
-        uow = cast(CashierUnitOfWork, snapshot)
-        order_violations = audit_orders(cast(OrdersUnitOfWork, snapshot), DEFAULT_PROCESS)
+        order_violations = audit_orders(snapshot, DEFAULT_PROCESS)
         operations = snapshot.payments.all_operations()
         holds = {hold.id: hold for hold in snapshot.ledger.pending_holds()}
         for op in operations:
@@ -690,7 +685,7 @@ def audit_store(
                 hold = snapshot.ledger.get_hold(op.hold_id)
                 if hold is not None:
                     holds[hold.id] = hold
-        order_violations += audit_operations(uow, operations, payment_entries, holds)
+        order_violations += audit_operations(snapshot, operations, payment_entries, holds)
         orders = {order.id: order for order in snapshot.orders.orders()}
         key_count = int(snapshot.db.one("SELECT COUNT(*) FROM idempotency_keys")[0])
         duplicate_keys = _duplicate_keys(snapshot.db)

@@ -13,14 +13,13 @@ nothing (or, for money that arrived where nothing expected it, gives it back).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
 import attrs
 
 from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
-from gigmarket.cashier.ports import CashierUnitOfWork
+from gigmarket.cashier.ports import CashierUnitOfWork, serves_payments
 from gigmarket.clock import Clock
-from gigmarket.errors import OrderError
+from gigmarket.errors import OrderError, StorageError
 from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ledger import LedgerTransaction
@@ -78,7 +77,12 @@ class QueuedCardRefunds:
         key: ScopedKey,
     ) -> None:
         # The order's unit of work: every gigmarket storage serves both ports.
-        uow = cast(CashierUnitOfWork, store)
+        if not serves_payments(store):
+            raise StorageError(
+                "refunds to a card are queued as payment operations: the store's unit of "
+                "work has no payments repository (see gigmarket.ports.UnitOfWork)"
+            )
+        uow = store
         operations = uow.payments.operations_for(order.id)
         paid = [
             op

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.orders.ports import OrdersUnitOfWork
 
-__all__ = ["CashierUnitOfWork", "CashierUnitOfWorkFactory", "PaymentOperationRepository"]
+__all__ = [
+    "CashierUnitOfWork",
+    "CashierUnitOfWorkFactory",
+    "PaymentOperationRepository",
+    "serves_payments",
+]
 
 
 class PaymentOperationRepository(Protocol):
@@ -63,3 +68,10 @@ class CashierUnitOfWork(OrdersUnitOfWork, Protocol):
 
 class CashierUnitOfWorkFactory(Protocol):
     def __call__(self) -> CashierUnitOfWork: ...
+
+
+def serves_payments(uow: OrdersUnitOfWork) -> TypeGuard[CashierUnitOfWork]:
+    """Whether an order's unit of work also holds the payment operations, as
+    every gigmarket store's does (:class:`gigmarket.ports.UnitOfWork`), so that
+    a refund queued inside an order's transition is recorded in its transaction."""
+    return getattr(uow, "payments", None) is not None

@@ -22,6 +22,7 @@ from gigmarket.idempotency import IdempotencyRecord
 from gigmarket.storage.memory_catalog import MemoryCatalogRepository
 from gigmarket.storage.memory_orders import MemoryOrderRepository, MemoryOutbox
 from gigmarket.storage.memory_payments import MemoryPaymentRepository
+from gigmarket.storage.sqlite_schema import SCHEMA_VERSION
 
 __all__ = [
     "MemoryIdempotencyRepository",
@@ -50,6 +51,17 @@ class MemoryStorage:
 
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
+
+    def close(self) -> None:
+        """Nothing to close: the data lives as long as this object."""
+
+    def schema_version(self) -> int:
+        """A memory store is born at this code's schema version and never outlives it."""
+        return SCHEMA_VERSION
+
+    def migrate(self) -> int:
+        """Nothing to migrate (see :meth:`schema_version`)."""
+        return SCHEMA_VERSION
 
     def __repr__(self) -> str:
         return f"MemoryStorage(tables={sorted(self.tables)})"

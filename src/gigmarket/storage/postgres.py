@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from gigmarket.catalog.reputation import DEFAULT_LEVEL_POLICY, SellerLevelPolicy
 from gigmarket.clock import Clock
@@ -33,6 +34,7 @@ from gigmarket.errors import SchemaTooNew, StorageError, TransientStorageError
 from gigmarket.storage.postgres_schema import MIGRATIONS, SCHEMA_VERSION
 from gigmarket.storage.postgres_search import PostgresGigSearch
 from gigmarket.storage.sql import (
+    ReadOnlyConnection,
     SqlIdempotencyRepository,
     SqlLedgerRepository,
     SqlOrderRepository,
@@ -41,7 +43,7 @@ from gigmarket.storage.sql import (
 from gigmarket.storage.sql_catalog import SqlCatalogRepository
 from gigmarket.storage.sql_payments import SqlPaymentRepository
 from gigmarket.storage.sql_search import INDEXED_SINCE
-from gigmarket.storage.urls import scrub, url_secrets
+from gigmarket.storage.urls import StoreLocation, scrub, url_secrets
 
 try:
     import psycopg
@@ -131,7 +133,15 @@ class _Connection:
 
 
 class PostgresStorage:
-    """A unit-of-work factory over one PostgreSQL database (and schema)."""
+    """A unit-of-work factory over one PostgreSQL database (and schema).
+
+    It serves :class:`gigmarket.ports.Storage`; :meth:`from_location` opens one
+    from a store URL (``postgresql://...?schema=eu``), and :meth:`stored_version`
+    reads a schema's version without opening it as a store.
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
+    """The schema version this code writes and reads."""
 
     def __init__(
         self,
@@ -174,6 +184,42 @@ class PostgresStorage:
 
     def __repr__(self) -> str:
         return f"PostgresStorage(schema={self.schema!r})"  # the URL may hold a password
+
+    @classmethod
+    def from_location(cls, location: StoreLocation, *, migrate: bool = True) -> PostgresStorage:
+        """The store at a parsed ``postgresql:`` URL
+        (:func:`~gigmarket.storage.urls.parse_location`), in its schema."""
+        if location.engine != "postgres":
+            raise StorageError(f"{location.display} is not a PostgreSQL store")
+        return cls(location.target, schema=location.schema, migrate=migrate)
+
+    @staticmethod
+    def stored_version(location: StoreLocation) -> int:
+        """The schema version recorded in the location's schema, read on a
+        connection of its own without creating or changing anything. ``0``: the
+        schema holds no gigmarket store (or does not exist)."""
+        if not _IDENTIFIER.fullmatch(location.schema):
+            raise StorageError(f"{location.schema!r} is not a plain lower-case schema name")
+        try:
+            with psycopg.connect(
+                location.target, connect_timeout=10, autocommit=True
+            ) as connection:
+                table = f'"{location.schema}".gigmarket_schema'
+                found = connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+                if found is None or found[0] is None:
+                    return 0
+                # parse_location checked the schema name: a plain identifier
+                row = connection.execute(f"SELECT version FROM {table}").fetchone()  # noqa: S608
+        except psycopg.Error as error:
+            # The driver's message may quote the URL (a malformed password, say):
+            # then it is scrubbed, and not chained, so no traceback shows it either.
+            said = str(error).strip()
+            shown = location.scrub(said)
+            failure = StorageError(f"cannot read the PostgreSQL store: {shown}")
+            if shown != said:
+                raise failure from None
+            raise failure from error
+        return int(row[0]) if row else 0
 
     def connection(self) -> _Connection:
         """This thread's connection: the one it holds, or one taken from the pool.
@@ -270,6 +316,21 @@ class PostgresStorage:
 
     def __call__(self) -> PostgresUnitOfWork:
         return PostgresUnitOfWork(self.connection(), release=self.release)
+
+    @contextmanager
+    def read_only(self) -> Iterator[ReadOnlyConnection]:
+        """A snapshot of the schema: a ``REPEATABLE READ, READ ONLY`` transaction
+        that takes no row locks, rolled back at the end."""
+        db = self.connection()
+        if db.in_unit_of_work:
+            # Reading on it would roll that transaction back (or be rolled into it).
+            raise StorageError("audit outside of a unit of work: one is open on this thread")
+        try:
+            db.rollback()
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield ReadOnlyConnection(db)
+        finally:
+            db.rollback()
 
     def gig_search(
         self, *, clock: Clock | None = None, level_policy: SellerLevelPolicy = DEFAULT_LEVEL_POLICY

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from gigmarket.errors import (
     ConcurrencyConflict,
@@ -38,6 +39,8 @@ from gigmarket.orders.model import Actor, Order, Review, ScheduledAction
 from gigmarket.storage.codec import decode, encode, format_instant, parse_instant
 
 __all__ = [
+    "ReadOnlyConnection",
+    "ReadsSnapshots",
     "SqlConnection",
     "SqlIdempotencyRepository",
     "SqlLedgerRepository",
@@ -68,6 +71,42 @@ class SqlConnection(Protocol):
 
     def insert_returning_seq(self, sql: str, parameters: Sequence[Any]) -> int:
         """Run an ``INSERT ... RETURNING seq`` and return the new row's ``seq``."""
+        ...
+
+
+class ReadOnlyConnection:
+    """A connection that only reads (a SELECT) and locks nothing: what
+    :meth:`ReadsSnapshots.read_only` hands out."""
+
+    for_update = ""
+    skip_locked = ""
+
+    def __init__(self, db: SqlConnection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        if not sql.lstrip().upper().startswith("SELECT"):
+            raise StorageError(f"the audit only reads; refused: {sql.split(maxsplit=1)[0]}")
+        return self._db.execute(sql, parameters)
+
+    def one(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        return self.execute(sql, parameters).fetchone()
+
+    def all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        return list(self.execute(sql, parameters).fetchall())
+
+    def insert_returning_seq(self, sql: str, parameters: Sequence[Any]) -> int:
+        raise StorageError("the audit only reads; refused: INSERT")
+
+
+@runtime_checkable
+class ReadsSnapshots(Protocol):
+    """A SQL store that can be read as of one instant, changing nothing and
+    blocking no writer (what ``gigmarket audit`` reads)."""
+
+    def read_only(self) -> AbstractContextManager[ReadOnlyConnection]:
+        """A read-only transaction on this thread's connection, rolled back at
+        the end; refused while a unit of work is open on the thread."""
         ...
 
 

@@ -24,14 +24,17 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from gigmarket.catalog.reputation import DEFAULT_LEVEL_POLICY, SellerLevelPolicy
 from gigmarket.clock import Clock
 from gigmarket.errors import SchemaTooNew, StorageError, TransientStorageError
 from gigmarket.storage.sql import (
+    ReadOnlyConnection,
     SqlIdempotencyRepository,
     SqlLedgerRepository,
     SqlOrderRepository,
@@ -42,6 +45,7 @@ from gigmarket.storage.sql_payments import SqlPaymentRepository
 from gigmarket.storage.sql_search import INDEXED_SINCE
 from gigmarket.storage.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from gigmarket.storage.sqlite_search import SQLiteGigSearch
+from gigmarket.storage.urls import StoreLocation
 
 __all__ = [
     "SQLiteStorage",
@@ -99,7 +103,15 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
 
 class SQLiteStorage:
     """A unit-of-work factory over one SQLite file (``":memory:"`` is not allowed:
-    each thread has its own connection, and they must share one database)."""
+    each thread has its own connection, and they must share one database).
+
+    It serves :class:`gigmarket.ports.Storage`; :meth:`from_location` opens one
+    from a store URL (``sqlite:///market.db``), and :meth:`stored_version` reads
+    a file's schema version without opening it as a store.
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
+    """The schema version this code writes and reads."""
 
     def __init__(
         self,
@@ -128,6 +140,36 @@ class SQLiteStorage:
 
     def __repr__(self) -> str:
         return f"SQLiteStorage({self.path!r}, durability={self.durability!r})"
+
+    @classmethod
+    def from_location(cls, location: StoreLocation, *, migrate: bool = True) -> SQLiteStorage:
+        """The store at a parsed ``sqlite:`` URL
+        (:func:`~gigmarket.storage.urls.parse_location`)."""
+        if location.engine != "sqlite":
+            raise StorageError(f"{location.display} is not a SQLite store")
+        return cls(location.target, migrate=migrate)
+
+    @staticmethod
+    def stored_version(location: StoreLocation) -> int | None:
+        """The schema version recorded in the file, read without changing anything
+        (no WAL switch, no migration). ``None``: there is no such file; ``0``: the
+        file holds no gigmarket store."""
+        path = Path(location.target)
+        if not path.exists():
+            return None
+        if not path.is_file():
+            raise StorageError(f"{path} is not a file")
+        try:
+            with closing(sqlite3.connect(path)) as connection:
+                table = connection.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gigmarket_schema'"
+                ).fetchone()
+                if table is None:
+                    return 0
+                row = connection.execute("SELECT version FROM gigmarket_schema").fetchone()
+        except sqlite3.Error as error:
+            raise StorageError(f"cannot read {path} as a SQLite database: {error}") from error
+        return int(row[0]) if row else 0
 
     def connection(self) -> _Cursor:
         """This thread's connection, opened and configured on first use."""
@@ -186,6 +228,24 @@ class SQLiteStorage:
 
     def __call__(self) -> SQLiteUnitOfWork:
         return SQLiteUnitOfWork(self.connection())
+
+    @contextmanager
+    def read_only(self) -> Iterator[ReadOnlyConnection]:
+        """A snapshot of the file: a deferred read transaction (WAL readers never
+        wait for the writer) with ``query_only`` set, rolled back at the end."""
+        db = self.connection()
+        busy = db.in_unit_of_work or db.connection.in_transaction
+        if busy:
+            # Reading on it would roll that transaction back (or be rolled into it).
+            raise StorageError("audit outside of a unit of work: one is open on this thread")
+        try:
+            db.execute("PRAGMA query_only = ON")
+            db.execute("BEGIN")  # deferred: the snapshot is taken at the first read
+            yield ReadOnlyConnection(db)
+        finally:
+            if db.connection.in_transaction:
+                db.execute("ROLLBACK")
+            db.execute("PRAGMA query_only = OFF")
 
     def gig_search(
         self, *, clock: Clock | None = None, level_policy: SellerLevelPolicy = DEFAULT_LEVEL_POLICY

@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
@@ -62,6 +61,7 @@ from gigmarket.orders.model import (
     ScheduledAction,
 )
 from gigmarket.orders.policy import fiverr_policy
+from gigmarket.ports import Storage
 from gigmarket.testing.storage_payments import PaymentStorageConformance
 
 __all__ = ["StorageConformance"]
@@ -96,16 +96,16 @@ class StorageConformance(PaymentStorageConformance):
     """Every behaviour a gigmarket storage adapter must have (the payment
     operations' checks come from :class:`PaymentStorageConformance`)."""
 
-    def make_storage(self, tmp_path: Path) -> Any:
-        """Return a fresh, empty store: a callable that opens units of work."""
+    def make_storage(self, tmp_path: Path) -> Storage:
+        """Return a fresh, empty store (a :class:`gigmarket.ports.Storage`)."""
         raise NotImplementedError
 
     @pytest.fixture
-    def storage(self, tmp_path: Path) -> Any:
+    def storage(self, tmp_path: Path) -> Storage:
         return self.make_storage(tmp_path)
 
     @pytest.fixture
-    def ledger(self, storage: Any) -> Ledger:
+    def ledger(self, storage: Storage) -> Ledger:
         ledger = Ledger(storage, clock=ManualClock(T0), ids=sequential_ids("e"))
         ledger.open_account("world", "USD", allow_negative=True)
         ledger.open_account("a", "USD")
@@ -114,7 +114,7 @@ class StorageConformance(PaymentStorageConformance):
 
     # -- units of work ----------------------------------------------------
 
-    def test_uncommitted_work_is_discarded(self, storage: Any) -> None:
+    def test_uncommitted_work_is_discarded(self, storage: Storage) -> None:
         with storage() as uow:
             uow.ledger.add_account(
                 LedgerAccount(code="x", currency="USD"), AccountBalance(account="x", currency="USD")
@@ -123,7 +123,7 @@ class StorageConformance(PaymentStorageConformance):
         with storage() as uow:
             assert uow.ledger.get_account("x") is None
 
-    def test_an_exception_rolls_back(self, storage: Any) -> None:
+    def test_an_exception_rolls_back(self, storage: Storage) -> None:
         class Boom(Exception):
             pass
 
@@ -147,7 +147,7 @@ class StorageConformance(PaymentStorageConformance):
             assert uow.ledger.get_account("y") is None
 
     def test_a_nested_unit_of_work_is_refused_and_the_outer_one_survives(
-        self, storage: Any
+        self, storage: Storage
     ) -> None:
         """One thread, one transaction at a time: a second unit of work opened
         inside the first is refused, and the first still commits its writes."""
@@ -159,7 +159,7 @@ class StorageConformance(PaymentStorageConformance):
         with storage() as uow:
             assert uow.orders.get("outer") is not None
 
-    def test_committed_work_is_visible_to_the_next_unit(self, storage: Any) -> None:
+    def test_committed_work_is_visible_to_the_next_unit(self, storage: Storage) -> None:
         record = IdempotencyRecord(
             scope="host:op", key="k", operation="op", fingerprint="f", result_id="r"
         )
@@ -169,7 +169,7 @@ class StorageConformance(PaymentStorageConformance):
         with storage() as uow:
             assert uow.idempotency.get_idempotency("host:op", "k") == record
 
-    def test_one_key_in_two_scopes_is_two_records(self, storage: Any) -> None:
+    def test_one_key_in_two_scopes_is_two_records(self, storage: Storage) -> None:
         """The host's ``payment:ch_1`` and the library's never meet."""
         host = IdempotencyRecord(
             scope="host:place_order:b1",
@@ -188,7 +188,7 @@ class StorageConformance(PaymentStorageConformance):
             assert uow.idempotency.get_idempotency("gigmarket:payment", "k") == library
             assert uow.idempotency.get_idempotency("host:place_order:b2", "k") is None
 
-    def test_a_pair_is_recorded_once_and_never_overwritten(self, storage: Any) -> None:
+    def test_a_pair_is_recorded_once_and_never_overwritten(self, storage: Storage) -> None:
         first = IdempotencyRecord(
             scope="host:op", key="k", operation="op", fingerprint="f", result_id="r1"
         )
@@ -203,7 +203,7 @@ class StorageConformance(PaymentStorageConformance):
         with storage() as uow:
             assert uow.idempotency.get_idempotency("host:op", "k") == first
 
-    def test_work_after_a_commit_needs_its_own_commit(self, storage: Any) -> None:
+    def test_work_after_a_commit_needs_its_own_commit(self, storage: Storage) -> None:
         with storage() as uow:
             uow.orders.add(_order("o1"))
             uow.commit()
@@ -224,7 +224,7 @@ class StorageConformance(PaymentStorageConformance):
         assert ledger.entry(second.id) == second
         assert ledger.entry(second.id).created_at == T0
 
-    def test_accounts_are_listed_in_code_order(self, storage: Any, ledger: Ledger) -> None:
+    def test_accounts_are_listed_in_code_order(self, storage: Storage, ledger: Ledger) -> None:
         with storage() as uow:
             assert [account.code for account in uow.ledger.accounts()] == ["a", "b", "world"]
 
@@ -247,7 +247,7 @@ class StorageConformance(PaymentStorageConformance):
             ledger.reverse(entry.id)
 
     def test_overdraft_is_refused_and_nothing_is_written(
-        self, storage: Any, ledger: Ledger
+        self, storage: Storage, ledger: Ledger
     ) -> None:
         with pytest.raises(InsufficientFunds):
             ledger.transfer("a", "b", _usd("0.01"))
@@ -255,13 +255,15 @@ class StorageConformance(PaymentStorageConformance):
             assert list(uow.ledger.iter_entries()) == []
             assert audit_ledger(uow.ledger).ok
 
-    def test_entries_are_listed_oldest_first_in_bulk(self, storage: Any, ledger: Ledger) -> None:
+    def test_entries_are_listed_oldest_first_in_bulk(
+        self, storage: Storage, ledger: Ledger
+    ) -> None:
         ids = [ledger.transfer("world", "a", _usd("0.01")).id for _ in range(1_201)]
         with storage() as uow:
             assert [entry.id for entry in uow.ledger.iter_entries()] == ids
             assert len(uow.ledger.lock_balances(["a", "b", "world", "missing"])) == 3
 
-    def test_concurrent_writers_never_overdraw(self, storage: Any, ledger: Ledger) -> None:
+    def test_concurrent_writers_never_overdraw(self, storage: Storage, ledger: Ledger) -> None:
         """Eight threads race to spend one balance; exactly the money there is gets spent."""
         ledger.transfer("world", "a", _usd("1.00"))
         spent: list[str] = []
@@ -286,7 +288,7 @@ class StorageConformance(PaymentStorageConformance):
 
     # -- orders, timers, reviews, outbox -----------------------------------
 
-    def test_orders_round_trip_and_version_check(self, storage: Any) -> None:
+    def test_orders_round_trip_and_version_check(self, storage: Storage) -> None:
         order = _order()
         with storage() as uow:
             uow.orders.add(order)
@@ -303,7 +305,7 @@ class StorageConformance(PaymentStorageConformance):
             assert uow.orders.get("o1") == moved
             assert [o.id for o in uow.orders.orders()] == ["o1"]
 
-    def test_timers_come_due_in_order(self, storage: Any) -> None:
+    def test_timers_come_due_in_order(self, storage: Storage) -> None:
         with storage() as uow:
             uow.orders.add(_order())
             for name, hours in (("late", 3), ("early", 1), ("tie-b", 2), ("tie-a", 2)):
@@ -331,7 +333,7 @@ class StorageConformance(PaymentStorageConformance):
             assert seen == ["early", "tie-a", "tie-b", "late"]
             assert [t.outcome for t in uow.orders.timers_for("o1")] == ["done"] * 4
 
-    def test_reviews_round_trip(self, storage: Any) -> None:
+    def test_reviews_round_trip(self, storage: Storage) -> None:
         review = Review(
             order_id="o1",
             author=Actor.BUYER,
@@ -351,7 +353,7 @@ class StorageConformance(PaymentStorageConformance):
             assert uow.orders.get_review("o1", Actor.SELLER) is None
             assert list(uow.orders.reviews_for("o1")) == [review]
 
-    def test_the_outbox_keeps_commit_order_until_acknowledged(self, storage: Any) -> None:
+    def test_the_outbox_keeps_commit_order_until_acknowledged(self, storage: Storage) -> None:
         with storage() as uow:
             uow.orders.add(_order())
             for n in range(5):
@@ -376,7 +378,7 @@ class StorageConformance(PaymentStorageConformance):
 
     # -- catalog ------------------------------------------------------------
 
-    def test_the_catalog_story_round_trips(self, storage: Any) -> None:
+    def test_the_catalog_story_round_trips(self, storage: Storage) -> None:
         """Accounts, a profile, a gig, an edit, search and reputation, through
         the real catalog service: what is read back is what was written."""
         clock = ManualClock(T0)
@@ -443,7 +445,7 @@ class StorageConformance(PaymentStorageConformance):
 
     # -- integrity ----------------------------------------------------------
 
-    def test_a_broken_unit_of_work_surfaces_as_a_storage_error(self, storage: Any) -> None:
+    def test_a_broken_unit_of_work_surfaces_as_a_storage_error(self, storage: Storage) -> None:
         """Writing an entry that touches an unknown account fails inside the store
         (a foreign key, or the memory store's own check) or is caught by the
         audit; it must never raise a driver's own exception."""

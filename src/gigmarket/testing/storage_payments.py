@@ -22,6 +22,7 @@ import pytest
 from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.errors import ConcurrencyConflict, TransientStorageError
 from gigmarket.money import Amount
+from gigmarket.ports import Storage
 
 __all__ = ["PaymentStorageConformance"]
 
@@ -57,7 +58,7 @@ def _operation(
 class PaymentStorageConformance:
     """The payment operation port (``uow.payments``) of a storage adapter."""
 
-    def test_payment_operations_round_trip_every_field(self, storage: Any) -> None:
+    def test_payment_operations_round_trip_every_field(self, storage: Storage) -> None:
         full = _operation(
             "pay-1",
             status=OperationStatus.SUCCEEDED,
@@ -96,7 +97,9 @@ class PaymentStorageConformance:
             assert (stored.hold_id, stored.failure, stored.version) == (None, None, 0)
             assert uow.payments.get_operation("missing") is None
 
-    def test_a_second_operation_with_one_id_is_a_concurrency_conflict(self, storage: Any) -> None:
+    def test_a_second_operation_with_one_id_is_a_concurrency_conflict(
+        self, storage: Storage
+    ) -> None:
         """Two writers recording the same gateway call: the loser gets a
         retryable conflict, the winner's record is kept, and the loser's unit
         of work is still usable."""
@@ -116,7 +119,7 @@ class PaymentStorageConformance:
             assert [op.id for op in uow.payments.operations_for("o1")] == ["pay-1", "pay-2"]
             assert uow.payments.operations_for("o2") == []
 
-    def test_racing_writers_record_one_operation_once(self, storage: Any) -> None:
+    def test_racing_writers_record_one_operation_once(self, storage: Storage) -> None:
         """The second writer starts while the first has not committed yet, and
         still loses with a conflict once the first commits."""
         added = threading.Event()
@@ -153,7 +156,7 @@ class PaymentStorageConformance:
             assert stored is not None
             assert stored.subject == "o1"
 
-    def test_a_stale_save_of_an_operation_changes_nothing(self, storage: Any) -> None:
+    def test_a_stale_save_of_an_operation_changes_nothing(self, storage: Storage) -> None:
         started = _operation("pay-1")
         with storage() as uow:
             uow.payments.add_operation(started)
@@ -179,7 +182,7 @@ class PaymentStorageConformance:
             assert uow.payments.get_operation("pay-1") == succeeded
             assert uow.payments.open_operations(10) == []
 
-    def test_operations_of_a_subject_come_oldest_first_and_by_kind(self, storage: Any) -> None:
+    def test_operations_of_a_subject_come_oldest_first_and_by_kind(self, storage: Storage) -> None:
         refund = OperationKind.REFUND
         operations = [
             _operation("late-refund", kind=refund, at=T0 + timedelta(hours=2)),
@@ -207,7 +210,7 @@ class PaymentStorageConformance:
             assert uow.payments.operations_for("o1", OperationKind.PAYOUT) == []
             assert uow.payments.operations_for("nobody") == []
 
-    def test_open_operations_are_the_unsettled_ones_oldest_first(self, storage: Any) -> None:
+    def test_open_operations_are_the_unsettled_ones_oldest_first(self, storage: Storage) -> None:
         with storage() as uow:
             for n, status in enumerate(
                 [
@@ -243,7 +246,9 @@ class PaymentStorageConformance:
             )
             assert "op-pending" not in [op.id for op in uow.payments.open_operations(100)]
 
-    def test_open_operations_walk_on_from_a_cursor_and_filter_by_status(self, storage: Any) -> None:
+    def test_open_operations_walk_on_from_a_cursor_and_filter_by_status(
+        self, storage: Storage
+    ) -> None:
         statuses = [OperationStatus.PENDING, OperationStatus.QUEUED] * 3
         with storage() as uow:
             for n, status in enumerate(statuses):
@@ -272,7 +277,7 @@ class PaymentStorageConformance:
             assert [op.id for op in later] == ["op-3", "op-5"]
             assert uow.payments.open_operations(100, status=OperationStatus.SUCCEEDED) == []
 
-    def test_rolled_back_operations_are_discarded(self, storage: Any) -> None:
+    def test_rolled_back_operations_are_discarded(self, storage: Storage) -> None:
         with storage() as uow:
             uow.payments.add_operation(_operation("uncommitted"))
         with storage() as uow:
