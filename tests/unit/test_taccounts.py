@@ -147,9 +147,7 @@ def test_a_t_account_is_balanced_the_textbook_way() -> None:
 def test_bengali_labels_digits_and_lakh_grouping() -> None:
     gateway = by_code(t_accounts(the_story("BDT")))[chart.gateway("sandbox", "BDT")]
     lines = render_t_account(gateway, BENGALI).splitlines()
-    assert lines[0] == (
-        "**ডেবিট (Dr.)** &emsp; **গেটওয়ে sandbox (নগদান) হিসাব** &emsp; **ক্রেডিট (Cr.)**"
-    )
+    assert lines[0] == ("**ডেবিট (Dr.)** &emsp; **নগদান হিসাব (sandbox)** &emsp; **ক্রেডিট (Cr.)**")
     assert lines[2] == "| তারিখ | বিবরণ | জাঃ পৃঃ | টাকা | তারিখ | বিবরণ | জাঃ পৃঃ | টাকা |"
     assert lines[4] == "| ২ নভেম্বর | অর্ডার 1001-এর এসক্রো হিসাব | ১ | ৫,৫৭৫.০০ | | | | |"
     # A debit balance is carried down on the credit side and brought down on the debit side.

@@ -34,7 +34,7 @@ credits".
 >>> print(render_trial_balance([cash, escrow]), end="")
 | Account | Dr. (USD) | Cr. (USD) |
 |---|---:|---:|
-| Payment gateway sandbox (cash) A/c | 55.75 | |
+| Cash at sandbox A/c | 55.75 | |
 | Escrow of order 1 A/c | | 55.75 |
 | **Total** | **55.75** | **55.75** |
 """
@@ -124,9 +124,17 @@ class TAccount:
         return -self.balance if self.balance.units < 0 else self.balance
 
 
-def _story_order(code: str) -> tuple[int, str]:
-    kind = code.split(":", 1)[0]
-    return (_KINDS.index(kind) if kind in _KINDS else len(_KINDS), code)
+_SELLER_KINDS = ("pending", "available", "debt")
+
+
+def _story_order(code: str) -> tuple[int, str, int, str]:
+    parts = code.split(":")
+    kind = parts[0]
+    rank = _KINDS.index(kind) if kind in _KINDS else len(_KINDS)
+    if kind == "seller" and len(parts) == 4 and parts[2] in _SELLER_KINDS:
+        # One seller's accounts together, in the order money passes through them.
+        return (rank, parts[1], _SELLER_KINDS.index(parts[2]), code)
+    return (rank, code, 0, "")
 
 
 def build_t_accounts(
@@ -264,11 +272,7 @@ def _describe(code: str, names: Mapping[str, str], bengali: bool) -> str:  # noq
     name = names.get
     match parts:
         case ["gateway", gateway, _]:
-            return (
-                f"গেটওয়ে {gateway} (নগদান) হিসাব"
-                if bengali
-                else f"Payment gateway {gateway} (cash) A/c"
-            )
+            return f"নগদান হিসাব ({gateway})" if bengali else f"Cash at {gateway} A/c"
         case ["escrow", "order", order]:
             order_name = name(order, order)
             return (
