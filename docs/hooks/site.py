@@ -6,6 +6,9 @@
   becomes a link to the object's anchor when the object is documented, and
   plain code when it is not. Code listings (``<pre>``) are left alone: they
   show source as it is.
+- Docstrings cite sections of a design brief that does not ship with the
+  docs (``DESIGN §4``, ``DESIGN §8``); each citation becomes a link to the
+  page that says the same thing for a reader.
 - Diagrams are drawn by the Mermaid script the site ships
   (``javascripts/mermaid.min.js``), loaded only by pages that have one, so
   the theme never fetches it from a CDN and a reader offline still sees the
@@ -30,6 +33,12 @@ _ROLE = re.compile(
 )
 _ANCHOR = re.compile(r'\bid="(gigmarket(?:\.[A-Za-z_][A-Za-z0-9_]*)+)"')
 _PRE = re.compile(r"(<pre\b.*?</pre>)", re.DOTALL)
+_DESIGN = re.compile(r"DESIGN §(\d+)")
+# The brief's sections, and the page of the site that carries each one.
+_DESIGN_PAGES = {
+    "4": ("reference/cli/#audit", "the invariant list"),
+    "8": ("explanation/fees/", "the fees page"),
+}
 
 # anchor id -> the URL of the page that holds it, filled as pages render
 _anchors: dict[str, str] = {}
@@ -80,14 +89,24 @@ def _roles_to_links(text: str, page_url: str) -> str:
             return code
         return f'<a class="autorefs autorefs-internal" href="{_href(page_url, anchor)}">{code}</a>'
 
+    def cite(match: re.Match[str]) -> str:
+        target = _DESIGN_PAGES.get(match.group(1))
+        if target is None:
+            return match.group(0)
+        url, words = target
+        return f'<a href="{"../" * page_url.count("/")}{url}">{words}</a>'
+
     parts = _PRE.split(text)
-    return "".join(part if part.startswith("<pre") else _ROLE.sub(replace, part) for part in parts)
+    return "".join(
+        part if part.startswith("<pre") else _DESIGN.sub(cite, _ROLE.sub(replace, part))
+        for part in parts
+    )
 
 
 def on_env(env: Any, config: Any, files: Any) -> Any:
     for file in files.documentation_pages():
         page = file.page
-        if page is not None and page.content and ":" in page.content:
+        if page is not None and page.content:
             page.content = _roles_to_links(page.content, page.url)
     return env
 

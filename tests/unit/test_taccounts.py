@@ -13,7 +13,7 @@ from gigmarket.clock import ManualClock
 from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ledger import Ledger
-from gigmarket.escrow.model import JournalEntry, LedgerAccount, Posting
+from gigmarket.escrow.model import Hold, HoldStatus, JournalEntry, LedgerAccount, Posting
 from gigmarket.escrow.taccounts import (
     BENGALI,
     ENGLISH,
@@ -189,3 +189,29 @@ def test_debits_and_credits_add_up_to_the_postings(amounts: list[int]) -> None:
         expected = sum(e.amount_for(account.code) for e in entries)
         assert account.balance.units == expected
         assert all(line.amount.units >= 0 for line in account.debits + account.credits)
+
+
+def test_every_kind_of_account_has_a_title() -> None:
+    assert ENGLISH.title("buyer:b1:credit:USD", {"b1": "Rahim"}) == "Rahim: buyer credit A/c"
+    assert BENGALI.title("buyer:b1:credit:BDT", {"b1": "রহিম"}) == "রহিম: ক্রেতার জমা হিসাব"
+    assert ENGLISH.title("refunds:in_flight:USD") == "Refunds in flight A/c"
+    assert BENGALI.title("refunds:in_flight:BDT") == "পথে থাকা রিফান্ড হিসাব"
+    assert BENGALI.title("payouts:in_flight:BDT") == "পথে থাকা পেআউট হিসাব"
+
+
+def test_only_pending_holds_count_as_held() -> None:
+    account = LedgerAccount(code="seller:s:available:USD", currency="USD")
+    usd = Amount.of("5.00", "USD")
+    holds = [
+        Hold(id="h1", source=account.code, destination="x", amount=usd, created_at=START),
+        Hold(
+            id="h2",
+            source=account.code,
+            destination="x",
+            amount=usd,
+            created_at=START,
+            status=HoldStatus.VOIDED,
+        ),
+    ]
+    (built,) = build_t_accounts([account], [], holds, include_empty=True)
+    assert str(built.held) == "5.00 USD"
