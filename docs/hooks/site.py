@@ -24,8 +24,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-MERMAID = Path(__file__).resolve().parents[1] / "javascripts" / "mermaid.min.js"
+DOCS = Path(__file__).resolve().parents[1]
 MERMAID_URL = "javascripts/mermaid.min.js"
+STYLESHEET_URL = "stylesheets/extra.css"
 
 _ROLE = re.compile(
     r":(?:py:)?(?P<role>class|meth|func|attr|mod|data|exc|obj|const)"
@@ -126,8 +127,9 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
 
 
 def on_post_build(config: Any) -> None:
-    # A site whose docs_dir lacks the script (the Bengali one) gets a copy.
-    target = Path(config["site_dir"]) / MERMAID_URL
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(MERMAID, target)
+    # A site whose docs_dir lacks the shared assets (the Bengali one) gets a copy.
+    for url in (MERMAID_URL, STYLESHEET_URL):
+        target = Path(config["site_dir"]) / url
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(DOCS / url, target)
