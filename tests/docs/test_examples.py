@@ -18,6 +18,7 @@ from types import ModuleType
 import pytest
 
 import gigmarket
+from tests.docs.printed import run
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -39,12 +40,16 @@ def _modules() -> list[ModuleType]:
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_markdown_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    blocks = BLOCK.findall(page.read_text(encoding="utf-8"))
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
-    for number, block in enumerate(blocks, start=1):
-        code = compile(block, f"{page.relative_to(ROOT)} (example {number})", "exec")
-        exec(code, namespace)
+    ran = 0
+    for number, example, out in run(page, f"docs_{page.stem}"):
+        ran += 1
+        if example.printed is not None:
+            assert out == example.printed, (
+                f"{page.relative_to(ROOT)} example {number} prints something else than the page"
+                f" shows: run 'python tests/docs/printed.py {page.relative_to(ROOT)}'"
+            )
+    assert ran == len(BLOCK.findall(page.read_text(encoding="utf-8")))
 
 
 @pytest.mark.parametrize("module", _modules(), ids=lambda m: m.__name__)
