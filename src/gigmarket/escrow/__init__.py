@@ -38,6 +38,12 @@ from gigmarket.escrow.model import (
 from gigmarket.escrow.ports import LedgerRepository, LedgerUnitOfWork, UnitOfWorkFactory
 from gigmarket.escrow.presets import fiverr, upwork, upwork_legacy
 from gigmarket.escrow.schedule import FeeSchedule, PolicyVersion
+from gigmarket.escrow.taccounts import (
+    TAccount,
+    render_t_accounts,
+    render_trial_balance,
+    t_accounts,
+)
 from gigmarket.escrow.transaction import MAX_BALANCE, LedgerTransaction
 
 __all__ = [
@@ -67,6 +73,7 @@ __all__ = [
     "Posting",
     "PriceBreakdown",
     "SmallOrderSurcharge",
+    "TAccount",
     "Tier",
     "Tiered",
     "Total",
@@ -75,6 +82,9 @@ __all__ = [
     "audit_ledger",
     "chart",
     "fiverr",
+    "render_t_accounts",
+    "render_trial_balance",
+    "t_accounts",
     "upwork",
     "upwork_legacy",
 ]
