@@ -152,6 +152,11 @@ class Cashier:
     ) -> T:
         """Run ``apply(uow, operation)`` on a recorded operation, in one committed
         unit of work (how a gateway's answer reaches the books)."""
+        check_id(operation_id, "operation_id")
+        if not callable(apply):
+            raise ValidationError(
+                "a callable taking the unit of work and the operation", field="apply"
+            )
 
         def work(uow: CashierUnitOfWork) -> T:
             op = uow.payments.get_operation(operation_id)
@@ -476,6 +481,10 @@ class Cashier:
         return [self.send_refund(op.id) for op in queued]
 
     def send_refund(self, op_id: str, *, resend: bool = False) -> PaymentOperation:
+        """Send one queued card refund (or, with ``resend``, one whose answer was
+        lost) and book the gateway's answer; ``send_refunds`` sends them all."""
+        check_id(op_id, "op_id")
+
         def claim(uow: CashierUnitOfWork, op: PaymentOperation) -> PaymentOperation | None:
             if resend:  # under its own key again: the gateway collapses the attempts
                 return op if op.status in (S.STARTED, S.UNKNOWN) else None
@@ -706,7 +715,7 @@ class Cashier:
         one captured is refunded. A call younger than the reconcile grace, or a
         gateway that cannot answer now, is left to ``reconcile``. Returns the
         attempts as they now stand."""
-        return settle_order(self, order_id)
+        return settle_order(self, check_id(order_id, "order_id"))
 
     # -- operators' decisions ---------------------------------------------
 
