@@ -22,24 +22,57 @@ Both treat what the gateway *says now* as the truth and hand it to the same
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, TypeVar, cast
 
 import attrs
 
+from gigmarket._kernel.runner import Runner
 from gigmarket.cashier.audit import Attention, needs_attention
 from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
+from gigmarket.cashier.outcomes import Books
+from gigmarket.cashier.policy import CashierPolicy
 from gigmarket.cashier.ports import CashierUnitOfWork
+from gigmarket.clock import Clock
 from gigmarket.errors import GigmarketError, PaymentError
 from gigmarket.idempotency import fingerprint, internal_key, remember
 from gigmarket.orders.model import OrderState
-from gigmarket.payments.protocols import DisbursementGateway
+from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
 from gigmarket.payments.results import Charge, ChargeStatus, Payee, Payout, Refund
 from gigmarket.payments.webhooks import WebhookEvent
 
-if TYPE_CHECKING:
-    from gigmarket.cashier.service import Cashier
+T = TypeVar("T")
+
+
+class PaymentService(Protocol):
+    """What webhooks and reconciliation need of the payment service.
+
+    :class:`~gigmarket.cashier.service.Cashier` provides it; naming it here,
+    rather than importing the service, keeps this module below the service
+    (which calls it) and off the service's private members.
+    """
+
+    collection: CollectionGateway
+    disbursement: DisbursementGateway | None
+    policy: CashierPolicy
+    clock: Clock
+    books: Books
+    runner: Runner[CashierUnitOfWork, CashierUnitOfWork]
+
+    def operation(self, operation_id: str) -> PaymentOperation: ...
+
+    def resend(self, op: PaymentOperation) -> PaymentOperation: ...
+
+    def send_refund(self, op_id: str, *, resend: bool = False) -> PaymentOperation: ...
+
+    def payout_gateway(self) -> DisbursementGateway: ...
+
+    def apply_to(
+        self, operation_id: str, apply: Callable[[CashierUnitOfWork, PaymentOperation], T]
+    ) -> T: ...
+
 
 __all__ = [
     "ReconcileFix",
@@ -99,15 +132,16 @@ class ReconcileReport:
 # -- webhooks -----------------------------------------------------------------
 
 
-def handle_webhook(cashier: Cashier, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
+def handle_webhook(
+    cashier: PaymentService, payload: bytes, headers: Mapping[str, str]
+) -> WebhookOutcome:
     """Verify, deduplicate and apply one webhook delivery."""
     gateway = cashier.collection
     kind_of = _event_kind(payload, headers, cashier)
     event, source = kind_of
     key = internal_key("webhook", event.gateway, event.id)
-    with cashier._storage() as uow:
-        if uow.idempotency.get_idempotency(key.scope, key.key) is not None:
-            return WebhookOutcome(event=event, duplicate=True)
+    if cashier.runner.read(lambda uow: uow.idempotency.get_idempotency(key.scope, key.key)):
+        return WebhookOutcome(event=event, duplicate=True)
     family = event.type.split(".", 1)[0]
     truth: Charge | Payout | Payee | None
     if family == "charge":
@@ -127,11 +161,11 @@ def handle_webhook(cashier: Cashier, payload: bytes, headers: Mapping[str, str])
         remember(uow.idempotency, key, "webhook", digest, event.object_id)
         return WebhookOutcome(event=event, operations=tuple(touched))
 
-    return cashier._tx(apply)
+    return cashier.runner.transact(apply)
 
 
 def _event_kind(
-    payload: bytes, headers: Mapping[str, str], cashier: Cashier
+    payload: bytes, headers: Mapping[str, str], cashier: PaymentService
 ) -> tuple[WebhookEvent, DisbursementGateway | None]:
     """Parse with the collection gateway, or with the disbursement gateway when
     it is another adapter (each verifies with its own secret)."""
@@ -145,7 +179,7 @@ def _event_kind(
 
 
 def _apply_truth(
-    cashier: Cashier, uow: CashierUnitOfWork, truth: Charge | Payout | Payee | None
+    cashier: PaymentService, uow: CashierUnitOfWork, truth: Charge | Payout | Payee | None
 ) -> list[PaymentOperation]:
     books = cashier.books
     touched: list[PaymentOperation] = []
@@ -179,7 +213,7 @@ PAGE = 200
 
 
 def reconcile(
-    cashier: Cashier,
+    cashier: PaymentService,
     *,
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
@@ -205,8 +239,7 @@ def reconcile(
         ours.add(cashier.disbursement.name)
     while limit is None or checked < limit:
         size = PAGE if limit is None else min(PAGE, limit - checked)
-        with cashier._storage() as uow:
-            page = list(uow.payments.open_operations(size, after=after))
+        page = cashier.runner.read(functools.partial(_page, size=size, after=after))
         if not page:
             break
         after = (page[-1].created_at, page[-1].id)
@@ -258,12 +291,19 @@ def reconcile(
     )
 
 
-def settle_order(cashier: Cashier, order_id: str) -> list[PaymentOperation]:
+def _page(
+    uow: CashierUnitOfWork, *, size: int, after: tuple[datetime, str] | None
+) -> list[PaymentOperation]:
+    return list(uow.payments.open_operations(size, after=after))
+
+
+def settle_order(cashier: PaymentService, order_id: str) -> list[PaymentOperation]:
     """Settle an order's open payment attempts now (see
     :meth:`~gigmarket.cashier.Cashier.settle_order`)."""
     grace = cashier.policy.reconcile_grace
-    with cashier._storage() as uow:
-        attempts = list(uow.payments.operations_for(order_id, OperationKind.PAYMENT))
+    attempts = cashier.runner.read(
+        lambda uow: list(uow.payments.operations_for(order_id, OperationKind.PAYMENT))
+    )
     settled: list[PaymentOperation] = []
     for op in attempts:
         if not op.is_open or op.gateway != cashier.collection.name:
@@ -279,19 +319,19 @@ def settle_order(cashier: Cashier, order_id: str) -> list[PaymentOperation]:
     return settled
 
 
-def _settle_refund(cashier: Cashier, op: PaymentOperation) -> PaymentOperation:
+def _settle_refund(cashier: PaymentService, op: PaymentOperation) -> PaymentOperation:
     books = cashier.books
     if op.status is S.QUEUED:
-        return cashier._send_refund(op.id)
+        return cashier.send_refund(op.id)
     refund = _refund_for(cashier, op)
     if refund is None:
         if op.status is S.PENDING:  # pragma: no cover -- a pending refund the gateway forgot
             return op
         return cashier.resend(op)
-    return cashier._apply(op.id, lambda uow, cur: books.refund(uow, cur, refund))
+    return cashier.apply_to(op.id, lambda uow, cur: books.refund(uow, cur, refund))
 
 
-def _settle(cashier: Cashier, op: PaymentOperation) -> PaymentOperation:
+def _settle(cashier: PaymentService, op: PaymentOperation) -> PaymentOperation:
     books = cashier.books
     if op.kind is OperationKind.REFUND:
         return _settle_refund(cashier, op)
@@ -303,43 +343,42 @@ def _settle(cashier: Cashier, op: PaymentOperation) -> PaymentOperation:
     if isinstance(found, Charge):
         found = _abandon(cashier, op, found)
         charge = found
-        return cashier._apply(op.id, lambda uow, cur: books.charge(uow, cur, charge))
+        return cashier.apply_to(op.id, lambda uow, cur: books.charge(uow, cur, charge))
     if isinstance(found, Payout):
         payout = found
-        return cashier._apply(op.id, lambda uow, cur: books.payout(uow, cur, payout))
+        return cashier.apply_to(op.id, lambda uow, cur: books.payout(uow, cur, payout))
     payee = found
-    return cashier._apply(op.id, lambda uow, cur: books.payee(uow, cur, payee))
+    return cashier.apply_to(op.id, lambda uow, cur: books.payee(uow, cur, payee))
 
 
 _CANCELLABLE = frozenset({ChargeStatus.REQUIRES_ACTION, ChargeStatus.AUTHORIZED})
 
 
-def _abandon(cashier: Cashier, op: PaymentOperation, charge: Charge) -> Charge:
+def _abandon(cashier: PaymentService, op: PaymentOperation, charge: Charge) -> Charge:
     """A charge still waiting for its buyer (3-D Secure) on an order that can
     no longer be paid (it expired) is cancelled at the gateway, so that it
     neither stays open for ever nor takes money that would only be given back."""
     if charge.status not in _CANCELLABLE or op.kind is not OperationKind.PAYMENT:
         return charge
-    with cashier._storage() as uow:
-        order = uow.orders.get(op.subject)
+    order = cashier.runner.read(lambda uow: uow.orders.get(op.subject))
     if order is not None and order.state is OrderState.PENDING_PAYMENT:
         return charge
     return cashier.collection.cancel(charge.id, idempotency_key=f"cancel:{op.id}")
 
 
-def _refund_for(cashier: Cashier, op: PaymentOperation) -> Refund | None:
+def _refund_for(cashier: PaymentService, op: PaymentOperation) -> Refund | None:
     if op.charge_ref is None:
         return None
     return cashier.collection.get_charge(op.charge_ref).refund_for(op.id)
 
 
-def _lookup(cashier: Cashier, op: PaymentOperation) -> Charge | Payout | Payee | None:
+def _lookup(cashier: PaymentService, op: PaymentOperation) -> Charge | Payout | Payee | None:
     """The gateway's object for ``op``: by id when known, else by idempotency key."""
     if op.kind in (OperationKind.PAYMENT, OperationKind.TIP):
         if op.gateway_ref is not None:
             return cashier.collection.get_charge(op.gateway_ref)
         return cashier.collection.find_charge(op.id)
-    gateway = cashier._payouts()
+    gateway = cashier.payout_gateway()
     if op.kind is OperationKind.PAYOUT:
         if op.gateway_ref is not None:
             return gateway.get_payout(op.gateway_ref)

@@ -25,6 +25,7 @@ from typing import TypeVar
 
 import attrs
 
+from gigmarket._kernel.runner import Handler, Runner
 from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.cashier.outcomes import Books, QueuedCardRefunds
 from gigmarket.cashier.policy import CashierPolicy
@@ -37,7 +38,7 @@ from gigmarket.cashier.reconcile import (
     settle_order,
 )
 from gigmarket.cashier.resolve import resolution
-from gigmarket.cashier.withdrawals import check_withdrawal, payee_of, withdrawal_fingerprint
+from gigmarket.cashier.withdrawals import Withdraw, check_withdrawal, payee_of
 from gigmarket.clock import Clock, SystemClock
 from gigmarket.errors import (
     GatewayMisconfigured,
@@ -51,7 +52,6 @@ from gigmarket.errors import (
     brief,
 )
 from gigmarket.escrow import chart
-from gigmarket.idempotency import remember, replayed, scoped
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount, currency_code
 from gigmarket.orders.model import Actor, Order, OrderState
@@ -60,7 +60,6 @@ from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
 from gigmarket.payments.results import Charge, ChargeStatus, Payout
 from gigmarket.payments.secret import Secret
 from gigmarket.payments.webhooks import check_delivery
-from gigmarket.retry import retrying
 from gigmarket.text import check_id, check_limit
 
 __all__ = ["Cashier", "CheckoutResult", "Withdrawal"]
@@ -131,6 +130,7 @@ class Cashier:
                 operation="configure",
             )
         self._storage = storage
+        self.runner: Runner[CashierUnitOfWork, CashierUnitOfWork] = Runner(storage)
         self.desk = desk
         self.collection = collection
         self.disbursement = disbursement
@@ -147,33 +147,30 @@ class Cashier:
 
     # -- plumbing ---------------------------------------------------------
 
-    def _tx(self, work: Callable[[CashierUnitOfWork], T]) -> T:
-        """Run ``work`` in one committed unit of work, again after a transient conflict."""
-
-        def attempt() -> T:
-            with self._storage() as uow:
-                result = work(uow)
-                uow.commit()
-                return result
-
-        return retrying(attempt)
-
-    def _apply(
+    def apply_to(
         self, operation_id: str, apply: Callable[[CashierUnitOfWork, PaymentOperation], T]
     ) -> T:
+        """Run ``apply(uow, operation)`` on a recorded operation, in one committed
+        unit of work (how a gateway's answer reaches the books)."""
+        check_id(operation_id, "operation_id")
+        if not callable(apply):
+            raise ValidationError(
+                "a callable taking the unit of work and the operation", field="apply"
+            )
+
         def work(uow: CashierUnitOfWork) -> T:
             op = uow.payments.get_operation(operation_id)
             if op is None:  # pragma: no cover -- recorded before any call
                 raise ValidationError(f"no payment operation {operation_id!r}", field="operation")
             return apply(uow, op)
 
-        return self._tx(work)
+        return self.runner.transact(work)
 
     def _record(self, op: PaymentOperation) -> None:
         def work(uow: CashierUnitOfWork) -> None:
             uow.payments.add_operation(op)
 
-        self._tx(work)
+        self.runner.transact(work)
 
     def _new(
         self,
@@ -210,7 +207,7 @@ class Cashier:
                     expected_version=op.version,
                 )
 
-        self._apply(op_id, mark)
+        self.apply_to(op_id, mark)
 
     def operation(self, operation_id: str) -> PaymentOperation:
         """One payment operation, as recorded."""
@@ -289,7 +286,7 @@ class Cashier:
             uow.payments.add_operation(op)
             return order, op
 
-        order, op = self._tx(start)
+        order, op = self.runner.transact(start)
         if op.status is S.SUCCEEDED:
             return CheckoutResult(order=order, operation=op)
         return self._charge(op, order)
@@ -318,7 +315,7 @@ class Cashier:
             changed = uow.orders.get(order.id)
             return CheckoutResult(order=changed or order, operation=done, charge=charge)
 
-        return self._apply(op.id, apply)
+        return self.apply_to(op.id, apply)
 
     def _may_check_out(
         self,
@@ -378,7 +375,7 @@ class Cashier:
             settled = charge
             if charge.status in _CANCELLABLE:
                 settled = self.collection.cancel(charge.id, idempotency_key=f"cancel:{op.id}")
-            self._apply(op.id, functools.partial(self._settle_charge, charge=settled))
+            self.apply_to(op.id, functools.partial(self._settle_charge, charge=settled))
 
     def _settle_charge(
         self, uow: CashierUnitOfWork, op: PaymentOperation, *, charge: Charge
@@ -428,7 +425,7 @@ class Cashier:
                         expected_version=current.version,
                     )
 
-            self._apply(op.id, failed)
+            self.apply_to(op.id, failed)
             raise
 
     # -- tips -------------------------------------------------------------
@@ -463,7 +460,7 @@ class Cashier:
             uow.payments.add_operation(op)
             return order, op
 
-        order, op = self._tx(start)
+        order, op = self.runner.transact(start)
         return self._charge(op, order)
 
     # -- refunds ----------------------------------------------------------
@@ -481,9 +478,13 @@ class Cashier:
                 for op in uow.payments.open_operations(limit, status=S.QUEUED)
                 if op.kind is OperationKind.REFUND
             ]
-        return [self._send_refund(op.id) for op in queued]
+        return [self.send_refund(op.id) for op in queued]
 
-    def _send_refund(self, op_id: str, *, resend: bool = False) -> PaymentOperation:
+    def send_refund(self, op_id: str, *, resend: bool = False) -> PaymentOperation:
+        """Send one queued card refund (or, with ``resend``, one whose answer was
+        lost) and book the gateway's answer; ``send_refunds`` sends them all."""
+        check_id(op_id, "op_id")
+
         def claim(uow: CashierUnitOfWork, op: PaymentOperation) -> PaymentOperation | None:
             if resend:  # under its own key again: the gateway collapses the attempts
                 return op if op.status in (S.STARTED, S.UNKNOWN) else None
@@ -493,11 +494,11 @@ class Cashier:
             uow.payments.save_operation(started, expected_version=op.version)
             return started
 
-        op = self._apply(op_id, claim)
+        op = self.apply_to(op_id, claim)
         if op is None:
             return self.operation(op_id)
         if op.charge_ref is None:  # paid entirely with credit: nothing to give back to a card
-            return self._apply(
+            return self.apply_to(
                 op.id, lambda uow, cur: self.books.refund(uow, cur, None, "no card charge")
             )
         try:
@@ -506,7 +507,7 @@ class Cashier:
             )
         except PaymentError as error:
             return self._refund_not_sent(op, error, resend=resend)
-        return self._apply(op.id, lambda uow, cur: self.books.refund(uow, cur, refund))
+        return self.apply_to(op.id, lambda uow, cur: self.books.refund(uow, cur, refund))
 
     def _refund_not_sent(
         self, op: PaymentOperation, error: PaymentError, *, resend: bool
@@ -518,9 +519,9 @@ class Cashier:
             self._lost(op.id, error.code if resend else None)
             return self.operation(op.id)
         if error.should_retry:
-            return self._apply(op.id, self._requeue)
+            return self.apply_to(op.id, self._requeue)
         code = error.code
-        return self._apply(op.id, lambda uow, cur: self.books.refund(uow, cur, None, code))
+        return self.apply_to(op.id, lambda uow, cur: self.books.refund(uow, cur, None, code))
 
     def _requeue(self, uow: CashierUnitOfWork, op: PaymentOperation) -> PaymentOperation:
         if op.status is not S.STARTED:
@@ -554,7 +555,8 @@ class Cashier:
 
     # -- sellers: payees and withdrawals ----------------------------------
 
-    def _payouts(self) -> DisbursementGateway:
+    def payout_gateway(self) -> DisbursementGateway:
+        """The disbursement gateway, or :class:`~gigmarket.errors.GatewayMisconfigured`."""
         if self.disbursement is None:
             raise GatewayMisconfigured(
                 "no disbursement gateway is configured", gateway="none", operation="payout"
@@ -565,7 +567,7 @@ class Cashier:
         self, seller_id: str, currency: str, *, bank_token: Secret | str
     ) -> PaymentOperation:
         """Register a seller's bank account (as the gateway's token) for payouts in ``currency``."""
-        gateway = self._payouts()
+        gateway = self.payout_gateway()
         chart.check_party(seller_id, "seller_id")
         if not isinstance(bank_token, Secret | str) or not bank_token:
             raise ValidationError("the gateway's token for the bank account", field="bank_token")
@@ -583,14 +585,14 @@ class Cashier:
             uow.payments.add_operation(op)
             return op
 
-        op = self._tx(start)
+        op = self.runner.transact(start)
         payee = self._call(
             op,
             lambda: gateway.onboard_payee(
                 reference=seller_id, currency=code, bank_token=bank_token, idempotency_key=op.id
             ),
         )
-        return self._apply(op.id, lambda uow, cur: self.books.payee(uow, cur, payee))
+        return self.apply_to(op.id, lambda uow, cur: self.books.payee(uow, cur, payee))
 
     def payee_of(self, seller_id: str, currency: str) -> str | None:
         """The gateway's id of the seller's active payee in ``currency``, if any."""
@@ -615,18 +617,12 @@ class Cashier:
         :class:`~gigmarket.errors.IdempotencyConflict`. Without one, every
         call is a new withdrawal.
         """
-        gateway = self._payouts()
+        gateway = self.payout_gateway()
         value = Amount.of(amount).require_positive("a withdrawal")
         chart.check_party(seller_id, "seller_id")
-        key = scoped(idempotency_key, "withdraw", party=seller_id, party_field="seller_id")
-        digest = withdrawal_fingerprint(value)
+        command = Withdraw(seller_id=seller_id, amount=value)
 
-        def start(uow: CashierUnitOfWork) -> tuple[PaymentOperation, str | None]:
-            previous_id = replayed(uow.idempotency, key, "withdraw", digest)
-            if previous_id is not None:
-                previous = uow.payments.get_operation(previous_id)
-                if previous is not None:
-                    return previous, None
+        def start(command: Withdraw, uow: CashierUnitOfWork) -> tuple[PaymentOperation, str | None]:
             op_id = f"payout:{seller_id}:{self.ids()}"
             payee_id = check_withdrawal(
                 uow,
@@ -641,17 +637,25 @@ class Cashier:
                 OperationKind.PAYOUT, op_id, seller_id, value, gateway.name, hold_id=hold.id
             )
             uow.payments.add_operation(op)
-            remember(uow.idempotency, key, "withdraw", digest, op.id)
             return op, payee_id
 
-        op, payee_id = self._tx(start)
+        def replay(
+            uow: CashierUnitOfWork, op_id: str, command: Withdraw
+        ) -> tuple[PaymentOperation, str | None]:
+            op = uow.payments.get_operation(op_id)
+            if op is None:  # pragma: no cover -- recorded with its key
+                raise ValidationError(f"no payment operation {op_id!r}", field="operation")
+            return op, None
+
+        handler = Handler(start, lambda started: started[0].id, replay)
+        op, payee_id = self.runner.run(handler, command, key=idempotency_key)
         if payee_id is None:  # a replay: report, do not pay again
             return Withdrawal(operation=op)
         return self._pay_out(op, payee_id)
 
     def _pay_out(self, op: PaymentOperation, payee_id: str, *, resend: bool = False) -> Withdrawal:
         """Send (or send again, under the same key) a withdrawal's payout, and apply the answer."""
-        gateway = self._payouts()
+        gateway = self.payout_gateway()
         payout = self._call(
             op,
             lambda: gateway.payout(
@@ -662,7 +666,7 @@ class Cashier:
             ),
             resend=resend,
         )
-        done = self._apply(op.id, lambda uow, cur: self.books.payout(uow, cur, payout))
+        done = self.apply_to(op.id, lambda uow, cur: self.books.payout(uow, cur, payout))
         return Withdrawal(operation=done, payout=payout)
 
     def resend(self, op: PaymentOperation) -> PaymentOperation:
@@ -679,7 +683,7 @@ class Cashier:
             raise ValidationError(f"expected a PaymentOperation, not {brief(op)}", field="op")
         books = self.books
         if op.kind is OperationKind.REFUND:
-            return self._send_refund(op.id, resend=True)
+            return self.send_refund(op.id, resend=True)
         if op.kind is OperationKind.PAYOUT:
             with self._storage() as uow:
                 payee_id = payee_of(uow, op.subject, op.amount.currency)
@@ -698,8 +702,8 @@ class Cashier:
                 # would only take it to give it back: the attempt is over. If the
                 # first one lands after all, its charge is refunded when it turns up.
                 why = f"order {order.id} is {order.state.value}: not charged again"
-                return self._apply(op.id, functools.partial(books.never_sent, reason=why))
-        return self._apply(op.id, books.never_sent)
+                return self.apply_to(op.id, functools.partial(books.never_sent, reason=why))
+        return self.apply_to(op.id, books.never_sent)
 
     def settle_order(self, order_id: str) -> list[PaymentOperation]:
         """Settle an order's open payment attempts now, with the gateway's word,
@@ -742,4 +746,4 @@ class Cashier:
         decision = resolution(
             operation_id, outcome=outcome, reason=reason, operator=operator, reference=reference
         )
-        return self._tx(lambda uow: decision.apply(uow, self.books))
+        return self.runner.transact(lambda uow: decision.apply(uow, self.books))

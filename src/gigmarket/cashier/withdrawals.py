@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+import attrs
+
+from gigmarket._kernel.runner import Command
 from gigmarket.cashier.model import OperationKind, OperationStatus
 from gigmarket.cashier.policy import WithdrawalLimits
 from gigmarket.cashier.ports import CashierUnitOfWork
@@ -118,3 +121,21 @@ def _duration(delta: timedelta) -> str:
         if seconds % size == 0 and seconds >= size and not (unit == "day" and seconds < 2 * size):
             return _count(seconds // size, unit)
     return _count(seconds, "second")
+
+
+@attrs.frozen(kw_only=True)
+class Withdraw(Command):
+    """Pay ``amount`` of a seller's available earnings out (a host's key is
+    scoped to the seller)."""
+
+    OPERATION = "withdraw"
+    PARTY = "seller_id"
+
+    seller_id: str
+    amount: Amount
+
+    def fingerprint(self) -> str:
+        return withdrawal_fingerprint(self.amount)
+
+    def payload(self) -> object:
+        return {"amount": [self.amount.units, self.amount.currency]}

@@ -1,8 +1,10 @@
 """The catalog as a service: each call is one atomic transaction.
 
-:class:`Catalog` is the face hosts use; every method opens a unit of work,
-runs the matching :class:`~gigmarket.catalog.transaction.CatalogTransaction`
-operation and commits. ``with catalog.transaction() as tx:`` groups several
+:class:`Catalog` is the face hosts use; every method runs the matching
+:class:`~gigmarket.catalog.transaction.CatalogTransaction` operation through
+the command runner (:mod:`gigmarket._kernel.runner`), which opens a unit of
+work, commits it and runs it again after a transient conflict, as the other
+services do. ``with catalog.transaction() as tx:`` groups several
 operations into one.
 """
 
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
+from gigmarket._kernel.runner import Runner
 from gigmarket.catalog.accounts import SellerProfile, UserAccount
 from gigmarket.catalog.commands import CreateAccount, CreateGig, SetUpProfile, UpdateGig
 from gigmarket.catalog.gigs import Gig, GigVersion
@@ -77,6 +80,7 @@ class Catalog:
         search: GigSearch | None = None,
     ) -> None:
         self._storage = storage
+        self._runner = Runner(storage, self.within)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.ids = ids
         self.rules = rules if rules is not None else GigRules()
@@ -109,8 +113,8 @@ class Catalog:
         )
 
     def _run(self, operation: Callable[[CatalogTransaction], _T]) -> _T:
-        with self.transaction() as tx:
-            return operation(tx)
+        """One committed unit of work, run again after a transient conflict."""
+        return self._runner.transact(operation)
 
     # -- accounts and profiles
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import attrs
 
+from gigmarket._kernel.runner import Command, Handler, execute
 from gigmarket.catalog.accounts import SellerProfile, UserAccount
 from gigmarket.catalog.commands import CreateAccount, CreateGig, SetUpProfile, UpdateGig
 from gigmarket.catalog.gigs import Gig, GigAction, GigContent, GigStatus, GigVersion
@@ -50,13 +52,15 @@ from gigmarket.errors import (
     ValidationError,
     brief,
 )
-from gigmarket.idempotency import fingerprint, remember, replayed, scoped
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount
 
 __all__ = ["CatalogTransaction"]
 
 _VERSION_MAX = 2**31 - 1
+
+C = TypeVar("C", bound=Command)
+R = TypeVar("R")
 
 
 def _require(value: object, kind: type, field: str) -> None:
@@ -81,17 +85,7 @@ class CatalogTransaction:
     ) -> UserAccount:
         """Open an account; a taken username is a ValidationError on ``username``."""
         _require(command, CreateAccount, "command")
-        digest = fingerprint(command.model_dump(mode="json"))
-        key = scoped(idempotency_key, "create_account")
-        previous = replayed(self.uow.idempotency, key, "create_account", digest)
-        if previous is not None:
-            return self.account(previous)
-        if self.uow.catalog.find_account_by_username(command.username) is not None:
-            raise ValidationError(f"{command.username!r} is taken", field="username")
-        account = UserAccount.from_command(command, id=self.ids(), now=self.clock.now())
-        self.uow.catalog.add_account(account)
-        remember(self.uow.idempotency, key, "create_account", digest, account.id)
-        return account
+        return self._run(CREATE_ACCOUNT, OpenAccount(account=command), idempotency_key)
 
     def account(self, account_id: str) -> UserAccount:
         account = self.uow.catalog.get_account(check_id(account_id, "account_id"))
@@ -139,28 +133,7 @@ class CatalogTransaction:
         """Store a new draft gig with its version 1."""
         _require(command, CreateGig, "command")
         check_id(seller_id, "seller_id")
-        digest = fingerprint({"seller": seller_id, "gig": command.model_dump(mode="json")})
-        key = scoped(idempotency_key, "create_gig", party=seller_id, party_field="seller_id")
-        previous = replayed(self.uow.idempotency, key, "create_gig", digest)
-        if previous is not None:
-            return self.gig(previous)
-        self._active_seller(seller_id)
-        content = GigContent.from_command(command, self.rules)
-        now = self.clock.now()
-        gig = Gig(
-            id=self.ids(),
-            seller_id=seller_id,
-            status=GigStatus.DRAFT,
-            current_version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        first = GigVersion(
-            gig_id=gig.id, number=1, seller_id=seller_id, created_at=now, content=content
-        )
-        self.uow.catalog.add_gig(gig, first)
-        remember(self.uow.idempotency, key, "create_gig", digest, gig.id)
-        return gig
+        return self._run(CREATE_GIG, NewGig(seller_id=seller_id, gig=command), idempotency_key)
 
     def update_gig(
         self,
@@ -178,39 +151,8 @@ class CatalogTransaction:
         _require(command, UpdateGig, "command")
         check_id(gig_id, "gig_id")
         check_id(seller_id, "seller_id")
-        digest = fingerprint(
-            {"gig": gig_id, "seller": seller_id, "update": command.model_dump(mode="json")}
-        )
-        key = scoped(idempotency_key, "update_gig", party=seller_id, party_field="seller_id")
-        previous = replayed(self.uow.idempotency, key, "update_gig", digest)
-        if previous is not None:
-            return self.gig_version(gig_id, int(previous))
-        gig = self._own_gig(gig_id, seller_id)
-        self._active_seller(seller_id)
-        gig.require_editable()
-        expected = command.expected_version
-        if expected is not None and expected != gig.current_version:
-            raise StaleGigVersion(gig_id=gig_id, expected=expected, actual=gig.current_version)
-        current = self.gig_version(gig_id)
-        content = current.content.updated(command, self.rules)
-        if gig.status is not GigStatus.DRAFT:
-            missing = content.missing_to_publish()
-            if missing:
-                raise GigIncomplete(gig_id=gig_id, missing=missing)
-        if content == current.content:
-            return current
-        now = self.clock.now()
-        version = GigVersion(
-            gig_id=gig_id,
-            number=gig.current_version + 1,
-            seller_id=seller_id,
-            created_at=now,
-            content=content,
-        )
-        self.uow.catalog.add_version(version)
-        self.uow.catalog.save_gig(gig.with_version(version.number, now))
-        remember(self.uow.idempotency, key, "update_gig", digest, str(version.number))
-        return version
+        edit = EditGig(gig_id=gig_id, seller_id=seller_id, update=command)
+        return self._run(UPDATE_GIG, edit, idempotency_key)
 
     def publish(self, gig_id: str, *, seller_id: str) -> Gig:
         """Draft → active, once the gig is complete and the seller has a profile."""
@@ -394,6 +336,9 @@ class CatalogTransaction:
 
     # -- helpers ------------------------------------------------------------
 
+    def _run(self, handler: Handler[C, CatalogTransaction, R], command: C, key: str | None) -> R:
+        return execute(self.uow.idempotency, self, handler, command, key=key)
+
     def _at(self, at: datetime | None) -> datetime:
         return self.clock.now() if at is None else require_aware(at, "at")
 
@@ -414,3 +359,116 @@ class CatalogTransaction:
         changed = gig.apply(action, self.clock.now(), reason=reason)
         self.uow.catalog.save_gig(changed)
         return changed
+
+
+# -- keyed commands: the validated public input, carried as it is -------------
+
+
+@attrs.frozen(kw_only=True)
+class OpenAccount(Command):
+    OPERATION = "create_account"
+
+    account: CreateAccount
+
+    def payload(self) -> object:
+        return self.account.model_dump(mode="json")
+
+
+@attrs.frozen(kw_only=True)
+class NewGig(Command):
+    OPERATION = "create_gig"
+    PARTY = "seller_id"
+
+    seller_id: str
+    gig: CreateGig
+
+    def payload(self) -> object:
+        return {"seller": self.seller_id, "gig": self.gig.model_dump(mode="json")}
+
+
+@attrs.frozen(kw_only=True)
+class EditGig(Command):
+    OPERATION = "update_gig"
+    PARTY = "seller_id"
+
+    gig_id: str
+    seller_id: str
+    update: UpdateGig
+
+    def payload(self) -> object:
+        return {
+            "gig": self.gig_id,
+            "seller": self.seller_id,
+            "update": self.update.model_dump(mode="json"),
+        }
+
+
+def _open_account(command: OpenAccount, tx: CatalogTransaction) -> UserAccount:
+    given = command.account
+    if tx.uow.catalog.find_account_by_username(given.username) is not None:
+        raise ValidationError(f"{given.username!r} is taken", field="username")
+    account = UserAccount.from_command(given, id=tx.ids(), now=tx.clock.now())
+    tx.uow.catalog.add_account(account)
+    return account
+
+
+def _new_gig(command: NewGig, tx: CatalogTransaction) -> Gig:
+    seller_id = command.seller_id
+    tx._active_seller(seller_id)
+    content = GigContent.from_command(command.gig, tx.rules)
+    now = tx.clock.now()
+    gig = Gig(
+        id=tx.ids(),
+        seller_id=seller_id,
+        status=GigStatus.DRAFT,
+        current_version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    first = GigVersion(
+        gig_id=gig.id, number=1, seller_id=seller_id, created_at=now, content=content
+    )
+    tx.uow.catalog.add_gig(gig, first)
+    return gig
+
+
+def _edit_gig(command: EditGig, tx: CatalogTransaction) -> GigVersion:
+    gig_id, seller_id = command.gig_id, command.seller_id
+    gig = tx._own_gig(gig_id, seller_id)
+    tx._active_seller(seller_id)
+    gig.require_editable()
+    expected = command.update.expected_version
+    if expected is not None and expected != gig.current_version:
+        raise StaleGigVersion(gig_id=gig_id, expected=expected, actual=gig.current_version)
+    current = tx.gig_version(gig_id)
+    content = current.content.updated(command.update, tx.rules)
+    if gig.status is not GigStatus.DRAFT:
+        missing = content.missing_to_publish()
+        if missing:
+            raise GigIncomplete(gig_id=gig_id, missing=missing)
+    if content == current.content:
+        return current
+    now = tx.clock.now()
+    version = GigVersion(
+        gig_id=gig_id,
+        number=gig.current_version + 1,
+        seller_id=seller_id,
+        created_at=now,
+        content=content,
+    )
+    tx.uow.catalog.add_version(version)
+    tx.uow.catalog.save_gig(gig.with_version(version.number, now))
+    return version
+
+
+CREATE_ACCOUNT: Handler[OpenAccount, CatalogTransaction, UserAccount] = Handler(
+    _open_account, lambda account: account.id, lambda tx, account_id, _: tx.account(account_id)
+)
+CREATE_GIG: Handler[NewGig, CatalogTransaction, Gig] = Handler(
+    _new_gig, lambda gig: gig.id, lambda tx, gig_id, _: tx.gig(gig_id)
+)
+UPDATE_GIG: Handler[EditGig, CatalogTransaction, GigVersion] = Handler(
+    _edit_gig,
+    lambda version: str(version.number),
+    lambda tx, number, command: tx.gig_version(command.gig_id, int(number)),
+)

@@ -1,12 +1,14 @@
 """The double-entry ledger: money only ever moves, and every move is recorded.
 
-Two classes, one logic:
+Two faces over one set of commands and handlers
+(:mod:`gigmarket.escrow.commands`, run by :mod:`gigmarket._kernel.runner`):
 
 * :class:`LedgerTransaction` does the work inside a unit of work the caller
   already opened, so an order's state change and its money movement commit
   together (the order service uses it this way).
 * :class:`Ledger` is the convenient face for everyone else: each call is its
-  own transaction, and ``with ledger.transaction() as tx:`` groups several.
+  own transaction, run by the command runner, and ``with ledger.transaction()
+  as tx:`` groups several.
 
 Every operation checks everything first and writes only then, so a refused
 operation leaves the unit of work exactly as it found it, even when the
@@ -30,14 +32,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
+from gigmarket._kernel.runner import Runner
 from gigmarket.clock import Clock, SystemClock
 from gigmarket.escrow.model import Balance, Hold, JournalEntry, LedgerAccount
-from gigmarket.escrow.ports import UnitOfWorkFactory
+from gigmarket.escrow.ports import LedgerUnitOfWork, UnitOfWorkFactory
 from gigmarket.escrow.transaction import MAX_BALANCE, LedgerTransaction, PostingLike
 from gigmarket.idempotency import KeyLike
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount, Money
-from gigmarket.retry import retrying
 
 __all__ = ["MAX_BALANCE", "Ledger", "LedgerTransaction", "PostingLike"]
 
@@ -72,6 +74,7 @@ class Ledger:
         self._storage = storage
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.ids = ids
+        self._runner = Runner(storage, self._bind)
 
     @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:
@@ -80,15 +83,14 @@ class Ledger:
         Committed when the block ends normally; rolled back if it raises.
         """
         with self._storage() as uow:
-            yield LedgerTransaction(uow, self.clock, self.ids)
+            yield self._bind(uow)
             uow.commit()
 
-    def _run(self, operation: Callable[[LedgerTransaction], _T]) -> _T:
-        def attempt() -> _T:
-            with self.transaction() as tx:
-                return operation(tx)
+    def _bind(self, uow: LedgerUnitOfWork) -> LedgerTransaction:
+        return LedgerTransaction(uow, self.clock, self.ids)
 
-        return retrying(attempt)
+    def _run(self, operation: Callable[[LedgerTransaction], _T]) -> _T:
+        return self._runner.transact(operation)
 
     def open_account(
         self, code: str, currency: object, *, allow_negative: bool = False

@@ -1,6 +1,9 @@
 """Ledger operations inside a unit of work the caller has opened.
 
-:class:`LedgerTransaction` holds the ledger's logic; :class:`~gigmarket.escrow.ledger.Ledger`
+:class:`LedgerTransaction` reads the books and turns each write into a
+command (:mod:`gigmarket.escrow.commands`) that the handlers below carry out,
+through the command runner's :func:`~gigmarket._kernel.runner.execute`, which
+replays or records its idempotency key; :class:`~gigmarket.escrow.ledger.Ledger`
 is the auto-committing face over it. A caller that must change something else
 atomically with the money (an order's state, say) opens one unit of work and
 drives a ``LedgerTransaction`` inside it.
@@ -12,13 +15,13 @@ caller catches the error and carries on in the same transaction.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 import attrs
 
-from gigmarket._iso4217 import EXPONENTS, NO_MINOR_UNIT
+from gigmarket._kernel.runner import Command, Handler, execute
 from gigmarket.clock import Clock, SystemClock
 from gigmarket.errors import (
     AccountConflict,
@@ -33,7 +36,18 @@ from gigmarket.errors import (
     InsufficientFunds,
     UnbalancedEntry,
     ValidationError,
-    brief,
+)
+from gigmarket.escrow.commands import (
+    PostEntry,
+    PostHold,
+    PostingLike,
+    Reserve,
+    Reverse,
+    VoidHold,
+    check_code,
+    check_id,
+    check_text,
+    named_currency,
 )
 from gigmarket.escrow.model import (
     AccountBalance,
@@ -45,9 +59,9 @@ from gigmarket.escrow.model import (
     Posting,
 )
 from gigmarket.escrow.ports import LedgerUnitOfWork
-from gigmarket.idempotency import KeyLike, ScopedKey, fingerprint, remember, replayed, scoped
+from gigmarket.idempotency import KeyLike, ScopedKey
 from gigmarket.ids import IdFactory, random_ids
-from gigmarket.money import Amount, AmountLike, Money, currency_code
+from gigmarket.money import Amount, Money, currency_code
 
 __all__ = ["MAX_BALANCE", "LedgerTransaction", "PostingLike"]
 
@@ -55,85 +69,8 @@ MAX_BALANCE = 10**18
 """No stored balance may exceed this magnitude (minor units): it keeps every
 balance inside a signed 64-bit database column with room to spare."""
 
-PostingLike = Posting | tuple[str, "Amount | Money"]
-"""A posting, or an ``(account, amount)`` pair with a currency-carrying amount."""
-
-_ACCOUNT_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+\-]{0,199}")
-_MAX_TEXT = 500
-
-
-def _named_currency(code: str) -> str | None:
-    """The currency a chart code ends with (``seller:7:available:USD``), if any."""
-    _, _, last = code.rpartition(":")
-    return last if last in EXPONENTS and last not in NO_MINOR_UNIT else None
-
-
-def _check_code(code: object) -> str:
-    if not isinstance(code, str) or not _ACCOUNT_CODE.fullmatch(code):
-        raise ValidationError(
-            f"{brief(code)} is not an account code (letters, digits and _.:@/+- , at most 200)",
-            field="account",
-        )
-    return code
-
-
-_MAX_ID = 200
-
-
-def _check_id(value: object, field: str) -> str:
-    """An entry or hold id: printable text, checked before it reaches a store.
-
-    ``isprintable()`` is false for lone surrogates (Unicode category Cs), which
-    no store could encode, so they need no check of their own.
-    """
-    if not isinstance(value, str) or not value or len(value) > _MAX_ID or not value.isprintable():
-        raise ValidationError(
-            f"must be an id of at most {_MAX_ID} printable characters", field=field
-        )
-    return value
-
-
-def _check_text(text: object, field: str) -> str:
-    if not isinstance(text, str) or len(text) > _MAX_TEXT or not text.isprintable():
-        raise ValidationError(
-            f"must be printable text of at most {_MAX_TEXT} characters", field=field
-        )
-    return text
-
-
-def _check_references(references: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(references, str | bytes) or not isinstance(references, Iterable):
-        raise ValidationError("pass a sequence of references", field="references")
-    checked = tuple(_check_text(r, "references") for r in references)
-    if any(not r for r in checked):
-        raise ValidationError("a reference must not be empty", field="references")
-    return tuple(dict.fromkeys(checked))  # each reference once, in the caller's order
-
-
-def _as_posting(item: object) -> Posting:
-    if isinstance(item, Posting):
-        posting = item
-    elif isinstance(item, tuple) and len(item) == 2:
-        posting = Posting(_check_code(item[0]), _as_amount(item[1]))
-    else:
-        raise ValidationError(
-            f"{brief(item)} is neither a Posting nor an (account, amount) pair", field="postings"
-        )
-    _check_code(posting.account)
-    if not isinstance(posting.amount, Amount):
-        raise ValidationError("a posting's amount must be an Amount", field="postings")
-    if posting.amount.units == 0:
-        raise AmountOutOfRange(f"a posting to {posting.account} moves nothing", value=posting)
-    return posting
-
-
-def _as_amount(value: AmountLike) -> Amount:
-    """An amount that carries its own currency (an ``Amount`` or ``Money``)."""
-    if not isinstance(value, Amount | Money):
-        raise ValidationError(
-            "ledger amounts must carry their currency: pass an Amount or Money", field="amount"
-        )
-    return Amount.of(value)
+C = TypeVar("C", bound=Command)
+R = TypeVar("R")
 
 
 @attrs.define
@@ -155,7 +92,7 @@ class LedgerTransaction:
             # that may be overdrawn.
             raise ValidationError("must be True or False", field="allow_negative")
         account = LedgerAccount(
-            code=_check_code(code),
+            code=check_code(code),
             currency=currency_code(currency),
             allow_negative=allow_negative,
         )
@@ -175,7 +112,7 @@ class LedgerTransaction:
 
     def account(self, code: str) -> LedgerAccount:
         """The account named ``code``; :class:`AccountNotFound` if never opened."""
-        account = self.uow.ledger.get_account(_check_code(code))
+        account = self.uow.ledger.get_account(check_code(code))
         if account is None:
             raise AccountNotFound(code)
         return account
@@ -194,11 +131,11 @@ class LedgerTransaction:
         and so must an opened account's. A malformed code is a
         ``ValidationError`` on ``account``.
         """
-        _check_code(code)
+        check_code(code)
         wanted = None if currency is None else currency_code(currency)
         account = self.uow.ledger.get_account(code)
         if account is None:
-            named = _named_currency(code)
+            named = named_currency(code)
             if named is not None and wanted is not None and named != wanted:
                 raise CurrencyMismatch(
                     f"account {code!r} is in {named}, not {wanted}", expected=wanted, actual=named
@@ -228,13 +165,13 @@ class LedgerTransaction:
     # -- queries ----------------------------------------------------------
 
     def entry(self, entry_id: str) -> JournalEntry:
-        entry = self.uow.ledger.get_entry(_check_id(entry_id, "entry_id"))
+        entry = self.uow.ledger.get_entry(check_id(entry_id, "entry_id"))
         if entry is None:
             raise EntryNotFound(entry_id)
         return entry
 
     def hold(self, hold_id: str) -> Hold:
-        hold = self.uow.ledger.get_hold(_check_id(hold_id, "hold_id"))
+        hold = self.uow.ledger.get_hold(check_id(hold_id, "hold_id"))
         if hold is None:
             raise HoldNotFound(hold_id)
         return hold
@@ -246,7 +183,7 @@ class LedgerTransaction:
 
     def entries_with_reference(self, reference: str) -> Sequence[JournalEntry]:
         """Entries carrying ``reference`` (an order id, a payout id...), oldest first."""
-        if not _check_text(reference, "reference"):
+        if not check_text(reference, "reference"):
             raise ValidationError("a reference must not be empty", field="reference")
         return self.uow.ledger.entries_with_reference(reference)
 
@@ -255,7 +192,11 @@ class LedgerTransaction:
         self.entry(entry_id)
         return self.uow.ledger.find_reversal(entry_id)
 
-    # -- writing entries --------------------------------------------------
+    # -- writing entries: each builds its command and has it handled here --
+
+    def run(self, handler: Handler[C, LedgerTransaction, R], command: C, key: KeyLike | None) -> R:
+        """Handle a ledger command in this unit of work, replaying ``key``."""
+        return execute(self.uow.idempotency, self, handler, command, key=key)
 
     def post(
         self,
@@ -266,31 +207,8 @@ class LedgerTransaction:
         idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """Record one balanced journal entry of any number of postings."""
-        given: object = postings
-        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
-            raise ValidationError("pass a sequence of postings", field="postings")
-        lines = tuple(_as_posting(item) for item in given)
-        memo = _check_text(memo, "memo")
-        refs = _check_references(references)
-        digest = fingerprint(
-            {
-                "postings": [[p.account, p.amount.units, p.amount.currency] for p in lines],
-                "memo": memo,
-                "references": list(refs),
-            }
-        )
-        key = scoped(idempotency_key, "post")
-        previous = replayed(self.uow.idempotency, key, "post", digest)
-        if previous is not None:
-            return self.entry(previous)
-        return self._write(
-            lines,
-            memo=memo,
-            references=refs,
-            idempotency_key=key,
-            operation="post",
-            digest=digest,
-        )
+        command = PostEntry.of(postings, memo=memo, references=references)
+        return self.run(POST, command, idempotency_key)
 
     def transfer(
         self,
@@ -303,13 +221,8 @@ class LedgerTransaction:
         idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """Move a positive ``amount`` from ``source`` to ``destination``."""
-        value = _as_amount(amount).require_positive()
-        return self.post(
-            [Posting(source, -value), Posting(destination, value)],
-            memo=memo,
-            references=references,
-            idempotency_key=idempotency_key,
-        )
+        command = PostEntry.transfer(source, destination, amount, memo=memo, references=references)
+        return self.run(POST, command, idempotency_key)
 
     def reverse(
         self, entry_id: str, *, memo: str = "", idempotency_key: KeyLike | None = None
@@ -320,28 +233,7 @@ class LedgerTransaction:
         It obeys the same rules as any entry, so reversing a payment whose money
         has already moved on fails with :class:`InsufficientFunds`.
         """
-        entry_id = _check_id(entry_id, "entry_id")
-        memo = _check_text(memo, "memo")
-        digest = fingerprint({"entry": entry_id, "memo": memo})
-        key = scoped(idempotency_key, "reverse")
-        previous = replayed(self.uow.idempotency, key, "reverse", digest)
-        if previous is not None:
-            return self.entry(previous)
-        original = self.entry(entry_id)
-        existing = self.uow.ledger.find_reversal(entry_id)
-        if existing is not None:
-            raise AlreadyReversed(entry_id=entry_id, reversal_id=existing.id)
-        return self._write(
-            tuple(Posting(p.account, -p.amount) for p in original.postings),
-            memo=memo or f"reversal of {entry_id}",
-            references=original.references,
-            idempotency_key=key,
-            operation="reverse",
-            digest=digest,
-            reverses=entry_id,
-        )
-
-    # -- holds ------------------------------------------------------------
+        return self.run(REVERSE, Reverse.of(entry_id, memo=memo), idempotency_key)
 
     def reserve(
         self,
@@ -354,45 +246,8 @@ class LedgerTransaction:
         idempotency_key: KeyLike | None = None,
     ) -> Hold:
         """Reserve ``amount`` of ``source``'s available balance for ``destination``."""
-        _check_code(source)
-        _check_code(destination)
-        value = _as_amount(amount).require_positive()
-        memo = _check_text(memo, "memo")
-        refs = _check_references(references)
-        digest = fingerprint(
-            {
-                "source": source,
-                "destination": destination,
-                "amount": [value.units, value.currency],
-                "memo": memo,
-                "references": list(refs),
-            }
-        )
-        key = scoped(idempotency_key, "reserve")
-        previous = replayed(self.uow.idempotency, key, "reserve", digest)
-        if previous is not None:
-            return self.hold(previous)
-        if source == destination:
-            raise ValidationError("a hold needs two different accounts", field="destination")
-        for code in (_check_code(source), _check_code(destination)):
-            self._require_currency(self.account(code), value)
-        stored = self.uow.ledger.lock_balances([source])[source]
-        self._check_balance(
-            self.account(source), stored.posted, stored.held + value.units, value.units
-        )
-        hold = Hold(
-            id=self.ids(),
-            source=source,
-            destination=destination,
-            amount=value,
-            created_at=self.clock.now(),
-            memo=memo,
-            references=refs,
-        )
-        self.uow.ledger.save_balance(attrs.evolve(stored, held=stored.held + value.units))
-        self.uow.ledger.add_hold(hold)
-        remember(self.uow.idempotency, key, "reserve", digest, hold.id)
-        return hold
+        command = Reserve.of(source, destination, amount, memo=memo, references=references)
+        return self.run(RESERVE, command, idempotency_key)
 
     def post_hold(
         self,
@@ -403,60 +258,11 @@ class LedgerTransaction:
         idempotency_key: KeyLike | None = None,
     ) -> JournalEntry:
         """Post all of a pending hold, or part of it (the rest is released)."""
-        hold_id = _check_id(hold_id, "hold_id")
-        value = None if amount is None else _as_amount(amount).require_positive()
-        memo = _check_text(memo, "memo")
-        digest = fingerprint(
-            {
-                "hold": hold_id,
-                "amount": None if value is None else [value.units, value.currency],
-                "memo": memo,
-            }
-        )
-        key = scoped(idempotency_key, "post_hold")
-        previous = replayed(self.uow.idempotency, key, "post_hold", digest)
-        if previous is not None:
-            return self.entry(previous)
-        hold = self._pending(hold_id)
-        posted = hold.amount if value is None else value
-        self._require_currency(self.account(hold.source), posted)
-        if posted.units > hold.amount.units:
-            raise HoldExceeded(hold_id=hold_id, reserved=hold.amount.units, requested=posted.units)
-        entry = self._write(
-            (Posting(hold.source, -posted), Posting(hold.destination, posted)),
-            memo=memo or hold.memo,
-            references=hold.references,
-            idempotency_key=key,
-            operation="post_hold",
-            digest=digest,
-            hold=hold,
-        )
-        self.uow.ledger.save_hold(
-            attrs.evolve(
-                hold,
-                status=HoldStatus.POSTED,
-                resolved_at=entry.created_at,
-                posted_amount=posted,
-                entry_id=entry.id,
-            )
-        )
-        return entry
+        return self.run(POST_HOLD, PostHold.of(hold_id, amount, memo=memo), idempotency_key)
 
     def void_hold(self, hold_id: str, *, idempotency_key: KeyLike | None = None) -> Hold:
         """Release a pending hold entirely; nothing is posted."""
-        hold_id = _check_id(hold_id, "hold_id")
-        digest = fingerprint({"hold": hold_id})
-        key = scoped(idempotency_key, "void_hold")
-        previous = replayed(self.uow.idempotency, key, "void_hold", digest)
-        if previous is not None:
-            return self.hold(previous)
-        hold = self._pending(hold_id)
-        stored = self.uow.ledger.lock_balances([hold.source])[hold.source]
-        self.uow.ledger.save_balance(attrs.evolve(stored, held=stored.held - hold.amount.units))
-        voided = attrs.evolve(hold, status=HoldStatus.VOIDED, resolved_at=self.clock.now())
-        self.uow.ledger.save_hold(voided)
-        remember(self.uow.idempotency, key, "void_hold", digest, hold.id)
-        return voided
+        return self.run(VOID_HOLD, VoidHold.of(hold_id), idempotency_key)
 
     # -- the one place that writes an entry -------------------------------
 
@@ -502,9 +308,7 @@ class LedgerTransaction:
         *,
         memo: str,
         references: tuple[str, ...],
-        idempotency_key: ScopedKey | None,
-        operation: str,
-        digest: str,
+        key: ScopedKey | None,
         reverses: str | None = None,
         hold: Hold | None = None,
     ) -> JournalEntry:
@@ -540,10 +344,113 @@ class LedgerTransaction:
             references=references,
             reverses=reverses,
             hold_id=hold.id if hold is not None else None,
-            idempotency_key=None if idempotency_key is None else idempotency_key.qualified,
+            idempotency_key=None if key is None else key.qualified,
         )
         for balance in updated:
             self.uow.ledger.save_balance(balance)
         self.uow.ledger.add_entry(entry)
-        remember(self.uow.idempotency, idempotency_key, operation, digest, entry.id)
         return entry
+
+
+# -- the handlers: what each command does to the books ---------------------
+
+
+def _post(command: PostEntry, tx: LedgerTransaction) -> JournalEntry:
+    return tx._write(
+        command.postings, memo=command.memo, references=command.references, key=command.key
+    )
+
+
+def _reverse(command: Reverse, tx: LedgerTransaction) -> JournalEntry:
+    original = tx.entry(command.entry_id)
+    existing = tx.uow.ledger.find_reversal(command.entry_id)
+    if existing is not None:
+        raise AlreadyReversed(entry_id=command.entry_id, reversal_id=existing.id)
+    return tx._write(
+        tuple(Posting(p.account, -p.amount) for p in original.postings),
+        memo=command.memo or f"reversal of {command.entry_id}",
+        references=original.references,
+        key=command.key,
+        reverses=command.entry_id,
+    )
+
+
+def _reserve(command: Reserve, tx: LedgerTransaction) -> Hold:
+    source, destination, value = command.source, command.destination, command.amount
+    if source == destination:
+        raise ValidationError("a hold needs two different accounts", field="destination")
+    for code in (source, destination):
+        tx._require_currency(tx.account(code), value)
+    stored = tx.uow.ledger.lock_balances([source])[source]
+    tx._check_balance(tx.account(source), stored.posted, stored.held + value.units, value.units)
+    hold = Hold(
+        id=tx.ids(),
+        source=source,
+        destination=destination,
+        amount=value,
+        created_at=tx.clock.now(),
+        memo=command.memo,
+        references=command.references,
+    )
+    tx.uow.ledger.save_balance(attrs.evolve(stored, held=stored.held + value.units))
+    tx.uow.ledger.add_hold(hold)
+    return hold
+
+
+def _post_hold(command: PostHold, tx: LedgerTransaction) -> JournalEntry:
+    hold = tx._pending(command.hold_id)
+    posted = hold.amount if command.amount is None else command.amount
+    tx._require_currency(tx.account(hold.source), posted)
+    if posted.units > hold.amount.units:
+        raise HoldExceeded(
+            hold_id=command.hold_id, reserved=hold.amount.units, requested=posted.units
+        )
+    entry = tx._write(
+        (Posting(hold.source, -posted), Posting(hold.destination, posted)),
+        memo=command.memo or hold.memo,
+        references=hold.references,
+        key=command.key,
+        hold=hold,
+    )
+    tx.uow.ledger.save_hold(
+        attrs.evolve(
+            hold,
+            status=HoldStatus.POSTED,
+            resolved_at=entry.created_at,
+            posted_amount=posted,
+            entry_id=entry.id,
+        )
+    )
+    return entry
+
+
+def _void_hold(command: VoidHold, tx: LedgerTransaction) -> Hold:
+    hold = tx._pending(command.hold_id)
+    stored = tx.uow.ledger.lock_balances([hold.source])[hold.source]
+    tx.uow.ledger.save_balance(attrs.evolve(stored, held=stored.held - hold.amount.units))
+    voided = attrs.evolve(hold, status=HoldStatus.VOIDED, resolved_at=tx.clock.now())
+    tx.uow.ledger.save_hold(voided)
+    return voided
+
+
+def _entry_id(entry: JournalEntry) -> str:
+    return entry.id
+
+
+def _hold_id(hold: Hold) -> str:
+    return hold.id
+
+
+def _recorded_entry(tx: LedgerTransaction, entry_id: str, command: Command) -> JournalEntry:
+    return tx.entry(entry_id)
+
+
+def _recorded_hold(tx: LedgerTransaction, hold_id: str, command: Command) -> Hold:
+    return tx.hold(hold_id)
+
+
+POST = Handler(_post, _entry_id, _recorded_entry)
+REVERSE = Handler(_reverse, _entry_id, _recorded_entry)
+RESERVE = Handler(_reserve, _hold_id, _recorded_hold)
+POST_HOLD = Handler(_post_hold, _entry_id, _recorded_entry)
+VOID_HOLD = Handler(_void_hold, _hold_id, _recorded_hold)

@@ -32,12 +32,14 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from gigmarket._kernel.runner import Handler, execute
 from gigmarket.errors import TransitionNotAllowed, ValidationError, WrongActor, brief
 from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ledger import LedgerTransaction
-from gigmarket.idempotency import fingerprint, internal_key, remember, replayed, scoped
+from gigmarket.idempotency import internal_key
 from gigmarket.money import Amount, allocate
+from gigmarket.orders.commands import RefundCompleted, TipCompleted
 from gigmarket.orders.lifecycle import ActionContext, refund_buyer
 from gigmarket.orders.model import Actor, Order, OrderState, ScheduledAction
 from gigmarket.orders.ports import OrdersUnitOfWork
@@ -69,11 +71,23 @@ def refund_completed(
         )
     value = Amount.of(amount).require_positive("a refund")
     value.require_currency(order.currency)
-    digest = fingerprint({"order": order.id, "amount": str(value), "reason": reason})
-    host_key = scoped(idempotency_key, "refund_completed")
-    previous = replayed(uow.idempotency, host_key, "refund_completed", digest)
-    if previous is not None:
-        return order
+    command = RefundCompleted(order_id=order.id, amount=value, reason=reason)
+
+    def refund(command: RefundCompleted, uow: OrdersUnitOfWork) -> Order:
+        return _take_back(desk, uow, order, command)
+
+    handler = Handler(refund, _order_id, lambda uow, order_id, command: order)
+    return execute(uow.idempotency, uow, handler, command, key=idempotency_key)
+
+
+def _order_id(order: Order) -> str:
+    return order.id
+
+
+def _take_back(
+    desk: OrderDesk, uow: OrdersUnitOfWork, order: Order, command: RefundCompleted
+) -> Order:
+    value, reason = command.amount, command.reason
     settlement = order.settlement
     paid_out = settlement.seller_net + settlement.platform_fees
     if value.units > paid_out:
@@ -129,7 +143,6 @@ def refund_completed(
     refunded = refund_buyer(ctx, taken, value.units)
     uow.orders.save(refunded, expected_version=order.version)
     desk._append(uow, refunded, now, ctx.events)
-    remember(uow.idempotency, host_key, "refund_completed", digest, order.id)
     return refunded
 
 
@@ -167,7 +180,6 @@ def tip_completed(
     order's escrow and leaves it at once, the commission to the platform and
     the rest to the seller's pending earnings, with its own clearance timer."""
     value = Amount.of(amount).require_positive("a tip")
-    now = desk.clock.now()
     order = desk._load(uow, order_id)
     refusal = {
         "order_id": order.id,
@@ -184,10 +196,20 @@ def tip_completed(
         raise ValidationError("a tip needs its payment reference", field="payment_reference")
     # The ledger legs replay by key, but the order's totals and the
     # clearance timer would be counted again: replay the whole tip.
-    tip_key = internal_key("order-tip", payment_reference)
-    digest = fingerprint({"order": order.id, "amount": str(value), "buyer": buyer_id})
-    if replayed(uow.idempotency, tip_key, "tip", digest) is not None:
-        return order
+    command = TipCompleted(
+        order_id=order.id, amount=value, buyer_id=buyer_id, payment_reference=payment_reference
+    )
+
+    def tip(command: TipCompleted, uow: OrdersUnitOfWork) -> Order:
+        return _book_tip(desk, uow, order, command)
+
+    handler = Handler(tip, _order_id, lambda uow, order_id, command: order)
+    key = internal_key("order-tip", payment_reference)
+    return execute(uow.idempotency, uow, handler, command, key=key)
+
+
+def _book_tip(desk: OrderDesk, uow: OrdersUnitOfWork, order: Order, command: TipCompleted) -> Order:
+    value, payment_reference, now = command.amount, command.payment_reference, desk.clock.now()
     split = desk.policy.fees.policy_at(order.placed_at).commission_on(value)
     ledger = LedgerTransaction(uow, desk.clock, desk.ids)
     flows = EscrowFlows(ledger)
@@ -217,7 +239,6 @@ def tip_completed(
         ),
     )
     uow.orders.save(changed, expected_version=order.version)
-    remember(uow.idempotency, tip_key, "tip", digest, order.id)
     clearance = (
         desk.policy.clearance_period_top_rated
         if desk.standing.is_top_rated(uow, order.seller_id, now)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Self, TypeVar
 
 import attrs
 
@@ -47,9 +48,15 @@ from gigmarket.text import ANSWER_MAX, CANCELLATION_REASON_MAX, ID_MAX, NOTE_MAX
 __all__ = [
     "DEFAULT_PROCESS",
     "EFFECTS",
+    "PARAMETERS",
     "ActionContext",
+    "ActionParams",
+    "CancellationParams",
+    "DisputeParams",
     "DisputeResolution",
     "Effect",
+    "PaymentParams",
+    "RequirementsParams",
 ]
 
 S = OrderState
@@ -91,6 +98,145 @@ class DisputeResolution:
         return cls(refund=refund, note=note)
 
 
+P = TypeVar("P", bound="ActionParams")
+
+
+@attrs.frozen(kw_only=True)
+class ActionParams:
+    """What an action reads from its caller, checked against the order.
+
+    The base class is an action that reads nothing. Each action of the
+    default process that reads something has its own subclass (see
+    :data:`PARAMETERS`); :meth:`parse` turns the keywords a caller passed to
+    :meth:`~gigmarket.orders.OrderDesk.act` into it, refusing what the
+    effects could not use, and the effects read its attributes.
+    """
+
+    @classmethod
+    def parse(cls, given: Mapping[str, object], order: Order) -> Self:
+        return cls()
+
+
+@attrs.frozen(kw_only=True)
+class PaymentParams(ActionParams):
+    """``pay``: the gateway's confirmed charge, part of it maybe from buyer credit."""
+
+    amount: Amount
+    reference: str
+    credit: Amount
+    credit_hold: str | None = None
+
+    @classmethod
+    def parse(cls, given: Mapping[str, object], order: Order) -> Self:
+        amount, reference = given.get("amount"), given.get("reference")
+        credit, hold = given.get("credit"), given.get("credit_hold")
+        if not isinstance(reference, str) or not reference:
+            raise ValidationError("a payment needs its gateway reference", field="reference")
+        if not isinstance(amount, Amount) or amount != order.price.total_charged:
+            raise PaymentMismatch(
+                order_id=order.id, expected=str(order.price.total_charged), received=str(amount)
+            )
+        if credit is None:
+            credit = Amount.zero(order.currency)
+        if not isinstance(credit, Amount) or credit.currency != order.currency:
+            raise ValidationError(f"credit is an Amount in {order.currency}", field="credit")
+        if not 0 <= credit.units <= amount.units:
+            raise ValidationError(f"credit must be between 0 and {amount}", field="credit")
+        if hold is not None and (not isinstance(hold, str) or not credit.units):
+            raise ValidationError(
+                "a credit hold goes with the credit it reserved", field="credit_hold"
+            )
+        return cls(amount=amount, reference=reference, credit=credit, credit_hold=hold)
+
+
+@attrs.frozen(kw_only=True)
+class RequirementsParams(ActionParams):
+    """``submit_requirements``: the buyer's answers, by question id."""
+
+    answers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, given: Mapping[str, object], order: Order) -> Self:
+        raw = given.get("answers", {})
+        if not isinstance(raw, Mapping):
+            raise ValidationError("answers are a mapping of question id to text", field="answers")
+        questions = {question.id: question for question in order.offer.questions}
+        answers: dict[str, str] = {}
+        for key, value in raw.items():
+            if not isinstance(key, str) or key not in questions:
+                where = key if isinstance(key, str) and len(key) <= ID_MAX else brief(key, 40)
+                raise ValidationError(
+                    f"no question {brief(key)} on this order", field=f"answers.{where}"
+                )
+            question = questions[key]
+            # Choices are one line each; a free answer may run over several lines.
+            text = free_text(
+                value,
+                field=f"answers.{key}",
+                minimum=1,
+                maximum=ANSWER_MAX,
+                multiline=not question.choices,
+            )
+            picked = text.split(", ") if question.allow_multiple else [text]
+            if question.choices and not set(picked) <= set(question.choices):
+                raise ValidationError(
+                    f"pick {'from' if question.allow_multiple else 'one of'} "
+                    f"{list(question.choices)}",
+                    field=f"answers.{key}",
+                )
+            answers[key] = text
+        for question in order.offer.questions:
+            if question.required and question.id not in answers:
+                raise ValidationError(
+                    "this question needs an answer", field=f"answers.{question.id}"
+                )
+        return cls(answers=tuple(sorted(answers.items())))
+
+
+@attrs.frozen(kw_only=True)
+class CancellationParams(ActionParams):
+    """``request_cancellation``: why the party asks."""
+
+    reason: str = ""
+
+    @classmethod
+    def parse(cls, given: Mapping[str, object], order: Order) -> Self:
+        reason = free_text(
+            given.get("reason", ""),
+            field="reason",
+            maximum=CANCELLATION_REASON_MAX,
+            multiline=True,
+        )
+        return cls(reason=reason)
+
+
+@attrs.frozen(kw_only=True)
+class DisputeParams(ActionParams):
+    """``resolve_dispute``: the operator's decision (``None`` when none was
+    given: the transitions' guards refuse it)."""
+
+    resolution: DisputeResolution | None = None
+
+    @classmethod
+    def parse(cls, given: Mapping[str, object], order: Order) -> Self:
+        resolution = given.get("resolution")
+        return cls(resolution=resolution if isinstance(resolution, DisputeResolution) else None)
+
+
+PARAMETERS: Mapping[str, type[ActionParams]] = {
+    "pay": PaymentParams,
+    "submit_requirements": RequirementsParams,
+    "request_cancellation": CancellationParams,
+    "resolve_dispute": DisputeParams,
+}
+"""What each action of the default process reads from its caller (any
+other action reads nothing)."""
+
+
+def parameters_of(action: str) -> type[ActionParams]:
+    return PARAMETERS.get(action, ActionParams)
+
+
 @attrs.define
 class ActionContext:
     """Everything a guard or an effect may look at or add to, for one action."""
@@ -101,7 +247,7 @@ class ActionContext:
     policy: LifecyclePolicy
     flows: EscrowFlows
     ids: Callable[[], str]
-    params: Mapping[str, object] = attrs.Factory(dict)
+    params: ActionParams = attrs.Factory(ActionParams)
     top_rated: bool = False
     refund_to_card: Callable[[Order, Amount, ScopedKey], None] | None = None
     """Sends a refund towards the buyer's card (given the order, the amount
@@ -127,6 +273,12 @@ class ActionContext:
 
     def amount(self, units: int) -> Amount:
         return Amount(units=units, currency=self.order.currency)
+
+    def given(self, kind: type[P]) -> P:
+        """The action's parameters, as the effect that reads them expects them."""
+        if not isinstance(self.params, kind):
+            raise ValidationError(f"expected {kind.__name__}", field="params")
+        return self.params
 
 
 Effect = Callable[[ActionContext, Order], Order]
@@ -170,8 +322,8 @@ def _resumes(state: OrderState) -> Guard[ActionContext]:
 
 def _resolution(kind: str) -> Guard[ActionContext]:
     def check(ctx: ActionContext) -> str | None:
-        resolution = ctx.params.get("resolution")
-        if not isinstance(resolution, DisputeResolution):
+        resolution = ctx.given(DisputeParams).resolution
+        if resolution is None:
             return "a dispute is resolved with a DisputeResolution"
         refund = resolution.refund.units
         actual = "refund" if refund == ctx.order.held else "release" if refund == 0 else "split"
@@ -190,30 +342,14 @@ REQUESTER = Guard("the requester", _requester)
 
 
 def _record_payment(ctx: ActionContext, order: Order) -> Order:
-    amount = ctx.params.get("amount")
-    reference = ctx.params.get("reference")
-    credit = ctx.params.get("credit")
-    hold = ctx.params.get("credit_hold")
-    if not isinstance(reference, str) or not reference:
-        raise ValidationError("a payment needs its gateway reference", field="reference")
-    if not isinstance(amount, Amount) or amount != order.price.total_charged:
-        raise PaymentMismatch(
-            order_id=order.id, expected=str(order.price.total_charged), received=str(amount)
-        )
-    if credit is None:
-        credit = Amount.zero(order.currency)
-    if not isinstance(credit, Amount) or credit.currency != order.currency:
-        raise ValidationError(f"credit is an Amount in {order.currency}", field="credit")
-    if not 0 <= credit.units <= amount.units:
-        raise ValidationError(f"credit must be between 0 and {amount}", field="credit")
-    if hold is not None and (not isinstance(hold, str) or not credit.units):
-        raise ValidationError("a credit hold goes with the credit it reserved", field="credit_hold")
+    params = ctx.given(PaymentParams)
+    amount, reference, credit = params.amount, params.reference, params.credit
     if credit.units:
         ctx.flows.spend_credit(
             order.id,
             order.buyer_id,
             credit,
-            hold_id=hold,
+            hold_id=params.credit_hold,
             idempotency_key=internal_key("credit", order.id, reference),
         )
     if amount.units - credit.units:
@@ -228,40 +364,11 @@ def _record_payment(ctx: ActionContext, order: Order) -> Order:
 
 
 def _start_work(ctx: ActionContext, order: Order) -> Order:
-    raw = ctx.params.get("answers", {})
-    if not isinstance(raw, Mapping):
-        raise ValidationError("answers are a mapping of question id to text", field="answers")
-    questions = {question.id: question for question in order.offer.questions}
-    answers: dict[str, str] = {}
-    for key, given in raw.items():
-        if not isinstance(key, str) or key not in questions:
-            where = key if isinstance(key, str) and len(key) <= ID_MAX else brief(key, 40)
-            raise ValidationError(
-                f"no question {brief(key)} on this order", field=f"answers.{where}"
-            )
-        question = questions[key]
-        # Choices are one line each; a free answer may run over several lines.
-        value = free_text(
-            given,
-            field=f"answers.{key}",
-            minimum=1,
-            maximum=ANSWER_MAX,
-            multiline=not question.choices,
-        )
-        picked = value.split(", ") if question.allow_multiple else [value]
-        if question.choices and not set(picked) <= set(question.choices):
-            raise ValidationError(
-                f"pick {'from' if question.allow_multiple else 'one of'} {list(question.choices)}",
-                field=f"answers.{key}",
-            )
-        answers[key] = value
-    for question in order.offer.questions:
-        if question.required and question.id not in answers:
-            raise ValidationError("this question needs an answer", field=f"answers.{question.id}")
+    answers = ctx.given(RequirementsParams).answers
     ctx.emit("order.requirements_submitted")
     return attrs.evolve(
         order,
-        answers=tuple(sorted(answers.items())),
+        answers=answers,
         started_at=ctx.now,
         due_at=order.due_from(ctx.now),
     )
@@ -363,8 +470,8 @@ def _refund_all(ctx: ActionContext, order: Order) -> Order:
 
 
 def _split(ctx: ActionContext, order: Order) -> Order:
-    resolution = ctx.params["resolution"]
-    if not isinstance(resolution, DisputeResolution):  # pragma: no cover -- guarded
+    resolution = ctx.given(DisputeParams).resolution
+    if resolution is None:  # pragma: no cover -- guarded
         raise ValidationError("expected a DisputeResolution", field="resolution")
     resolution.refund.require_currency(order.currency)
     refund = resolution.refund.units
@@ -395,12 +502,7 @@ def _complete(ctx: ActionContext, order: Order) -> Order:
 
 
 def _open_cancellation(ctx: ActionContext, order: Order) -> Order:
-    reason = free_text(
-        ctx.params.get("reason", ""),
-        field="reason",
-        maximum=CANCELLATION_REASON_MAX,
-        multiline=True,
-    )
+    reason = ctx.given(CancellationParams).reason
     ctx.emit("order.cancellation_requested", by=ctx.actor.value, reason=reason)
     request = CancellationRequest(
         requested_by=ctx.actor,
@@ -484,18 +586,9 @@ def _t(
         actors=who,
         guards=guards,
         effects=effects,
-        parameters=_PARAMETERS.get(action, frozenset()),
+        parameters=frozenset(attrs.fields_dict(parameters_of(action))),
         description=description,
     )
-
-
-_PARAMETERS: Mapping[str, frozenset[str]] = {
-    "pay": frozenset({"amount", "reference", "credit", "credit_hold"}),
-    "submit_requirements": frozenset({"answers"}),
-    "request_cancellation": frozenset({"reason"}),
-    "resolve_dispute": frozenset({"resolution"}),
-}
-"""What each action of the default process reads from its caller."""
 
 
 _CANCELLABLE = (S.AWAITING_REQUIREMENTS, S.IN_PROGRESS, S.DELIVERED)

@@ -16,13 +16,12 @@ workers at once changes nothing more.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Concatenate, ParamSpec, TypeVar
 
 import attrs
 
+from gigmarket._kernel.runner import Handler, Runner
 from gigmarket.clock import Clock, SystemClock, require_aware
 from gigmarket.errors import (
     FutureInstant,
@@ -40,12 +39,19 @@ from gigmarket.escrow import chart
 from gigmarket.escrow.fees import FeeContext
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.transaction import LedgerTransaction
-from gigmarket.idempotency import ScopedKey, fingerprint, internal_key, remember, replayed, scoped
+from gigmarket.idempotency import ScopedKey, internal_key
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount, Money
+from gigmarket.orders.commands import PlaceOrder
 from gigmarket.orders.completed import refund_completed, tip_completed
 from gigmarket.orders.events import OrderEvent
-from gigmarket.orders.lifecycle import DEFAULT_PROCESS, EFFECTS, ActionContext, DisputeResolution
+from gigmarket.orders.lifecycle import (
+    DEFAULT_PROCESS,
+    EFFECTS,
+    ActionContext,
+    DisputeResolution,
+    parameters_of,
+)
 from gigmarket.orders.model import Actor, Offer, Order, OrderState, Review, ScheduledAction
 from gigmarket.orders.policy import LifecyclePolicy
 from gigmarket.orders.ports import (
@@ -81,24 +87,9 @@ TIMER_ATTEMPTS = 8
 TIMER_RETRY_DELAY = timedelta(hours=1)
 TIMER_RETRY_CAP = timedelta(days=1)
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
-
-def _retried(
-    method: Callable[Concatenate[OrderDesk, P], R],
-) -> Callable[Concatenate[OrderDesk, P], R]:
-    """Run a command again from its first read after a transient storage conflict.
-
-    A retried command sees what the other writer did: a buyer's ``accept``
-    that lost the race to ``auto_complete`` is refused on retry, as it should be.
-    """
-
-    @functools.wraps(method)
-    def wrapper(self: OrderDesk, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return retrying(lambda: method(self, *args, **kwargs))
-
-    return wrapper
+def _order_id(order: Order) -> str:
+    return order.id
 
 
 @attrs.frozen(kw_only=True)
@@ -134,12 +125,17 @@ class OrderDesk:
         card_refunds: CardRefunds | None = None,
     ) -> None:
         self._storage = storage
+        self._runner: Runner[OrdersUnitOfWork, OrdersUnitOfWork] = Runner(storage)
         self.card_refunds = card_refunds
         self.policy = policy
         self.process = process
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.ids = ids
         self.standing: SellerStanding = standing if standing is not None else StandingByPredicate()
+        self._place_handler = Handler(self._place, _order_id, self._recorded)
+
+    def _recorded(self, uow: OrdersUnitOfWork, order_id: str, command: object) -> Order:
+        return self._load(uow, order_id)
 
     # -- reading ----------------------------------------------------------
 
@@ -169,7 +165,6 @@ class OrderDesk:
         with self._storage() as uow:
             return uow.outbox.pending(limit)
 
-    @_retried
     def acknowledge(self, event_ids: Sequence[str]) -> None:
         """Mark events delivered; unknown or repeated ids are ignored.
 
@@ -180,13 +175,10 @@ class OrderDesk:
             raise ValidationError("a sequence of event ids", field="event_ids")
         check_limit(len(given), "event_ids", minimum=0, maximum=EVENTS_LIMIT_MAX)
         ids = [check_id(event_id, "event_ids") for event_id in given]
-        with self._storage() as uow:
-            uow.outbox.acknowledge(ids)
-            uow.commit()
+        self._runner.transact(lambda uow: uow.outbox.acknowledge(ids))
 
     # -- checkout ---------------------------------------------------------
 
-    @_retried
     def place(
         self,
         offer: Offer,
@@ -211,36 +203,32 @@ class OrderDesk:
             raise ValidationError("between 1 and 100", field="offer.quantity")
         now = self.clock.now()
         price = self.policy.fees.price(offer.subtotal, placed_at=now, context=context)
-        digest = fingerprint({"offer": repr(offer), "buyer": buyer_id})
-        key = scoped(idempotency_key, "place_order", party=buyer_id)
-        with self._storage() as uow:
-            previous = replayed(uow.idempotency, key, "place_order", digest)
-            if previous is not None:
-                return self._load(uow, previous)
-            order = Order(
-                id=self.ids(),
-                buyer_id=buyer_id,
-                offer=offer,
-                price=price,
-                state=self.process.initial,
-                placed_at=now,
-                state_entered_at=now,
-            )
-            uow.orders.add(order)
-            self._arm(uow, order, now)
-            self._append(
-                uow,
-                order,
-                now,
-                [("order.placed", {"total_charged": str(price.total_charged), "buyer": buyer_id})],
-            )
-            remember(uow.idempotency, key, "place_order", digest, order.id)
-            uow.commit()
-            return order
+        command = PlaceOrder(offer=offer, buyer_id=buyer_id, price=price, placed_at=now)
+        return self._runner.run(self._place_handler, command, key=idempotency_key)
+
+    def _place(self, command: PlaceOrder, uow: OrdersUnitOfWork) -> Order:
+        now, buyer_id, price = command.placed_at, command.buyer_id, command.price
+        order = Order(
+            id=self.ids(),
+            buyer_id=buyer_id,
+            offer=command.offer,
+            price=price,
+            state=self.process.initial,
+            placed_at=now,
+            state_entered_at=now,
+        )
+        uow.orders.add(order)
+        self._arm(uow, order, now)
+        self._append(
+            uow,
+            order,
+            now,
+            [("order.placed", {"total_charged": str(price.total_charged), "buyer": buyer_id})],
+        )
+        return order
 
     # -- named commands ---------------------------------------------------
 
-    @_retried
     def record_payment(self, order_id: str, amount: Amount | Money, *, reference: str) -> Order:
         """The gateway confirmed the charge: fund escrow (system actor).
 
@@ -253,13 +241,14 @@ class OrderDesk:
             raise ValidationError("a payment needs its gateway reference", field="reference")
         check_id(reference, "reference")
         value = Amount.of(amount)
-        with self._storage() as uow:
+
+        def pay(uow: OrdersUnitOfWork) -> Order:
             order = self._load(uow, order_id)
             # ``charged`` grows with tips; the payment itself is the order's price.
             if order.payment_reference == reference and value == order.price.total_charged:
                 return order
             params = {"amount": value, "reference": reference}
-            paid = self._transition(
+            return self._transition(
                 uow,
                 order,
                 "pay",
@@ -268,8 +257,8 @@ class OrderDesk:
                 now=self.clock.now(),
                 params=params,
             )
-            uow.commit()
-            return paid
+
+        return self._runner.transact(pay)
 
     def submit_requirements(
         self, order_id: str, *, buyer_id: str, answers: Mapping[str, str]
@@ -314,7 +303,6 @@ class OrderDesk:
 
     # -- the engine -------------------------------------------------------
 
-    @_retried
     def act(
         self,
         /,
@@ -327,12 +315,11 @@ class OrderDesk:
     ) -> Order:
         """Take ``action`` on an order as ``actor`` (the account ``account_id``
         for a buyer or a seller). Every named command goes through here."""
-        with self._storage() as uow:
-            result = self.act_in(
+        return self._runner.transact(
+            lambda uow: self.act_in(
                 uow, order_id, action, actor=actor, account_id=account_id, **params
             )
-            uow.commit()
-            return result
+        )
 
     def act_in(
         self,
@@ -393,6 +380,7 @@ class OrderDesk:
             raise ValidationError(f"{action} takes no {brief(unknown[0])}", field=unknown[0])
         if actor is Actor.SYSTEM and (early := self._not_yet_due(order, action, now)):
             raise GuardFailed(**refusal, reason=early)
+        typed = parameters_of(action).parse(params, order)
         ledger = LedgerTransaction(uow, self.clock, self.ids)
         ctx = ActionContext(
             order=order,
@@ -401,7 +389,7 @@ class OrderDesk:
             policy=self.policy,
             flows=EscrowFlows(ledger),
             ids=self.ids,
-            params=params,
+            params=typed,
             top_rated=self.standing.is_top_rated(uow, order.seller_id, now),
             refund_to_card=self._card_refunds(uow, ledger),
         )
@@ -430,7 +418,6 @@ class OrderDesk:
 
     # -- after completion -------------------------------------------------
 
-    @_retried
     def refund_completed(
         self,
         order_id: str,
@@ -446,8 +433,8 @@ class OrderDesk:
         :mod:`gigmarket.orders.completed`.
         """
         reason = free_text(reason, field="reason", maximum=NOTE_MAX, multiline=True)
-        with self._storage() as uow:
-            changed = refund_completed(
+        return self._runner.transact(
+            lambda uow: refund_completed(
                 self,
                 uow,
                 order_id,
@@ -455,22 +442,19 @@ class OrderDesk:
                 reason=reason,
                 idempotency_key=idempotency_key,
             )
-            uow.commit()
-            return changed
+        )
 
     # -- tips and reviews -------------------------------------------------
 
-    @_retried
     def tip(
         self, order_id: str, amount: Amount | Money, *, buyer_id: str, payment_reference: str
     ) -> Order:
         """A confirmed tip on a completed order: commission applies, then clearance."""
-        with self._storage() as uow:
-            changed = self.tip_in(
+        return self._runner.transact(
+            lambda uow: self.tip_in(
                 uow, order_id, amount, buyer_id=buyer_id, payment_reference=payment_reference
             )
-            uow.commit()
-            return changed
+        )
 
     def tip_in(
         self,
@@ -493,7 +477,6 @@ class OrderDesk:
             payment_reference=payment_reference,
         )
 
-    @_retried
     def review(
         self,
         order_id: str,
@@ -525,7 +508,8 @@ class OrderDesk:
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
                 raise ValidationError("a rating is a whole number from 1 to 5", field=name)
         text = free_text(text, field="text", maximum=REVIEW_TEXT_MAX, multiline=True)
-        with self._storage() as uow:
+
+        def write(uow: OrdersUnitOfWork) -> Review:
             order = self._load(uow, order_id)
 
             def refuse(message: str) -> ReviewNotAllowed:
@@ -564,8 +548,9 @@ class OrderDesk:
             if buyer_review is not None:
                 review = self._publish(uow, order, now, events)[-1]
             self._append(uow, order, now, events)
-            uow.commit()
             return review
+
+        return self._runner.transact(write)
 
     def _publish(
         self,
