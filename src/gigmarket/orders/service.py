@@ -140,6 +140,12 @@ class OrderDesk:
     # -- reading ----------------------------------------------------------
 
     def get(self, order_id: str) -> Order:
+        """The order as it is now (any caller: reading changes nothing).
+
+        :param order_id: the id :meth:`place` returned.
+        :raises ValidationError: ``order_id`` is not a well-formed id.
+        :raises OrderNotFound: no order has this id.
+        """
         with self._storage() as uow:
             return self._load(uow, order_id)
 
@@ -154,6 +160,13 @@ class OrderDesk:
             ]
 
     def timers(self, order_id: str) -> list[ScheduledAction]:
+        """Every timer armed for an order, done or not (for operators and tests).
+
+        A timer is retired, not deleted: ``done_at`` and ``outcome`` say when and
+        how. An id no order has gives an empty list.
+
+        :raises ValidationError: ``order_id`` is not a well-formed id.
+        """
         check_id(order_id, "order_id")
         with self._storage() as uow:
             return list(uow.orders.timers_for(order_id))
@@ -263,25 +276,102 @@ class OrderDesk:
     def submit_requirements(
         self, order_id: str, *, buyer_id: str, answers: Mapping[str, str]
     ) -> Order:
+        """The buyer answers the gig's requirement questions; work starts.
+
+        Taken by the buyer ``buyer_id`` on an order *awaiting requirements*
+        (paid); it moves to *in progress* and its delivery deadline
+        (:attr:`~gigmarket.orders.Order.due_at`) starts counting now.
+
+        :param answers: the answers keyed by question id, as the offer's
+            :attr:`~gigmarket.orders.Offer.questions` name them (``q1``, ``q2``...);
+            every required question needs an answer, a choice question one of its
+            choices (several joined by ``", "`` when it allows multiple).
+        :raises OrderNotFound: no order has this id.
+        :raises WrongActor: ``buyer_id`` is not this order's buyer.
+        :raises TransitionNotAllowed: the order is not awaiting requirements.
+        :raises ValidationError: an answer to no question of the order, a missing
+            required answer, or a choice the question does not offer.
+        """
         return self.act(
             order_id, "submit_requirements", actor=Actor.BUYER, account_id=buyer_id, answers=answers
         )
 
     def deliver(self, order_id: str, *, seller_id: str) -> Order:
+        """The seller delivers the work; the buyer now reviews it.
+
+        Taken by the seller ``seller_id`` on an order *in progress*; it moves to
+        *delivered*, and the auto-complete timer starts: if the buyer neither
+        accepts nor asks for a revision within the policy's
+        ``auto_complete_after``, the order completes by itself.
+
+        :raises OrderNotFound: no order has this id.
+        :raises WrongActor: ``seller_id`` is not this order's seller.
+        :raises TransitionNotAllowed: the order is not in progress.
+        """
         return self.act(order_id, "deliver", actor=Actor.SELLER, account_id=seller_id)
 
     def request_revision(self, order_id: str, *, buyer_id: str) -> Order:
+        """The buyer sends a delivery back for another round of work.
+
+        Taken by the buyer ``buyer_id`` on a *delivered* order; it goes back to
+        *in progress* and one of the package's revisions is used up.
+
+        :raises OrderNotFound: no order has this id.
+        :raises WrongActor: ``buyer_id`` is not this order's buyer.
+        :raises TransitionNotAllowed: the order is not delivered.
+        :raises GuardFailed: no revisions are left
+            (:attr:`~gigmarket.orders.Order.revisions_left` is 0).
+        """
         return self.act(order_id, "request_revision", actor=Actor.BUYER, account_id=buyer_id)
 
     def accept(self, order_id: str, *, buyer_id: str) -> Order:
+        """The buyer accepts a delivery: the order completes and escrow is released.
+
+        Taken by the buyer ``buyer_id`` on a *delivered* order; it moves to
+        *completed*, the platform takes its fees and the seller's net is
+        credited as pending, to clear after the policy's clearance period
+        (shorter for a top-rated seller). Reviews may be left from now on.
+
+        :raises OrderNotFound: no order has this id.
+        :raises WrongActor: ``buyer_id`` is not this order's buyer.
+        :raises TransitionNotAllowed: the order is not delivered.
+        """
         return self.act(order_id, "accept", actor=Actor.BUYER, account_id=buyer_id)
 
     def cancel_late(self, order_id: str, *, buyer_id: str) -> Order:
+        """The buyer cancels an order the seller has not delivered in time.
+
+        Taken by the buyer ``buyer_id`` on an order *in progress* past its
+        :attr:`~gigmarket.orders.Order.due_at`; it moves to *cancelled* and
+        everything escrow holds is refunded to the buyer.
+
+        :raises OrderNotFound: no order has this id.
+        :raises WrongActor: ``buyer_id`` is not this order's buyer.
+        :raises TransitionNotAllowed: the order is not in progress.
+        :raises GuardFailed: the order is not late yet.
+        """
         return self.act(order_id, "cancel_late", actor=Actor.BUYER, account_id=buyer_id)
 
     def request_cancellation(
         self, order_id: str, *, by: Actor, account_id: str, reason: str = ""
     ) -> Order:
+        """A party asks to cancel the order by mutual agreement.
+
+        Taken by the buyer or the seller (``by``, with their ``account_id``) on
+        an order *awaiting requirements*, *in progress* or *delivered*; it moves
+        to *cancellation requested*. The other party answers with
+        :meth:`respond_to_cancellation`; the one who asked may
+        :meth:`withdraw_cancellation`; silence past the policy's
+        ``cancellation_response_window`` accepts it.
+
+        :param reason: free text shown to the other party.
+        :raises OrderNotFound: no order has this id.
+        :raises WrongActor: ``by`` is not the buyer or the seller, or
+            ``account_id`` is not this order's party of that kind.
+        :raises TransitionNotAllowed: the order is in no state that can be
+            cancelled this way.
+        :raises ValidationError: ``reason`` is too long or not text.
+        """
         return self.act(
             order_id, "request_cancellation", actor=by, account_id=account_id, reason=reason
         )
@@ -289,16 +379,67 @@ class OrderDesk:
     def respond_to_cancellation(
         self, order_id: str, *, by: Actor, account_id: str, accept: bool
     ) -> Order:
+        """The other party accepts or declines a cancellation request.
+
+        Taken by the party who did *not* ask (``by``, with their
+        ``account_id``) on an order in *cancellation requested*. Accepted, the
+        order is *cancelled* and escrow is refunded to the buyer; declined, it
+        goes back to the state it was asked in.
+
+        :param accept: ``True`` to cancel, ``False`` to carry on.
+        :raises OrderNotFound: no order has this id.
+        :raises WrongActor: ``account_id`` is not this order's party ``by``.
+        :raises TransitionNotAllowed: no cancellation is requested.
+        :raises GuardFailed: ``by`` is the party who asked.
+        """
         action = "accept_cancellation" if accept else "decline_cancellation"
         return self.act(order_id, action, actor=by, account_id=account_id)
 
     def withdraw_cancellation(self, order_id: str, *, by: Actor, account_id: str) -> Order:
+        """The party who asked to cancel takes the request back.
+
+        Taken by the requester (``by``, with their ``account_id``) on an order in
+        *cancellation requested*; it goes back to the state it was asked in.
+
+        :raises OrderNotFound: no order has this id.
+        :raises WrongActor: ``account_id`` is not this order's party ``by``.
+        :raises TransitionNotAllowed: no cancellation is requested.
+        :raises GuardFailed: ``by`` is not the party who asked.
+        """
         return self.act(order_id, "withdraw_cancellation", actor=by, account_id=account_id)
 
     def open_dispute(self, order_id: str, *, by: Actor, account_id: str) -> Order:
+        """A party hands the order to an operator to decide.
+
+        Taken by the buyer or the seller (``by``, with their ``account_id``) on
+        an order *in progress*, *delivered* or in *cancellation requested*; it
+        moves to *disputed* and the money stays in escrow until
+        :meth:`resolve_dispute` (or the policy's ``dispute_timeout``, which
+        refunds the buyer).
+
+        :raises OrderNotFound: no order has this id.
+        :raises WrongActor: ``by`` is not the buyer or the seller, or
+            ``account_id`` is not this order's party of that kind.
+        :raises TransitionNotAllowed: the order is in no state that can be
+            disputed.
+        """
         return self.act(order_id, "open_dispute", actor=by, account_id=account_id)
 
     def resolve_dispute(self, order_id: str, resolution: DisputeResolution) -> Order:
+        """An operator settles a dispute: how much goes back to the buyer.
+
+        Taken by an operator on a *disputed* order. A full refund cancels it, a
+        zero refund completes it (a release, as :meth:`accept` would), anything
+        between resolves it with a split (see
+        [DisputeResolution][gigmarket.orders.DisputeResolution]).
+
+        :raises OrderNotFound: no order has this id.
+        :raises TransitionNotAllowed: the order is not disputed.
+        :raises GuardFailed: ``resolution`` is not a
+            [DisputeResolution][gigmarket.orders.DisputeResolution].
+        :raises ValidationError: the refund is more than escrow holds.
+        :raises CurrencyMismatch: the refund is in another currency than the order.
+        """
         return self.act(order_id, "resolve_dispute", actor=Actor.OPERATOR, resolution=resolution)
 
     # -- the engine -------------------------------------------------------
