@@ -125,9 +125,18 @@ class Catalog:
         return self._run(lambda tx: tx.create_account(command, idempotency_key=idempotency_key))
 
     def account(self, account_id: str) -> UserAccount:
+        """The account ``account_id`` (anyone may read it).
+
+        :raises ValidationError: ``account_id`` is not a well-formed id.
+        :raises UserNotFound: no account has this id.
+        """
         return self._run(lambda tx: tx.account(account_id))
 
     def profile(self, account_id: str) -> SellerProfile | None:
+        """The account's seller profile, ``None`` if it never set one up.
+
+        :raises UserNotFound: no account has this id.
+        """
         return self._run(lambda tx: tx.profile(account_id))
 
     def set_up_profile(self, account_id: str, command: SetUpProfile) -> SellerProfile:
@@ -139,6 +148,13 @@ class Catalog:
         return self._run(lambda tx: tx.suspend_account(account_id, reason=reason))
 
     def reactivate_account(self, account_id: str) -> UserAccount:
+        """Lift an account's suspension (an operator's decision).
+
+        Its gigs come back to search and can be ordered again, each in the status it
+        kept. An account that is not suspended is returned unchanged.
+
+        :raises UserNotFound: no account has this id.
+        """
         return self._run(lambda tx: tx.reactivate_account(account_id))
 
     # -- gigs
@@ -171,12 +187,40 @@ class Catalog:
         return self._run(lambda tx: tx.publish(gig_id, seller_id=seller_id))
 
     def pause(self, gig_id: str, *, seller_id: str) -> Gig:
+        """The seller takes an active gig out of search for a while.
+
+        Taken by the gig's seller ``seller_id``; the gig becomes *paused* and cannot
+        be ordered until [resume][gigmarket.catalog.Catalog.resume]. Orders already placed continue.
+
+        :raises GigNotFound: no gig has this id.
+        :raises NotGigOwner: ``seller_id`` is not the gig's seller.
+        :raises GigStateError: the gig is not active.
+        """
         return self._run(lambda tx: tx.pause(gig_id, seller_id=seller_id))
 
     def resume(self, gig_id: str, *, seller_id: str) -> Gig:
+        """The seller puts a paused gig back in search.
+
+        Taken by the gig's seller ``seller_id``; the gig becomes *active* again.
+
+        :raises GigNotFound: no gig has this id.
+        :raises NotGigOwner: ``seller_id`` is not the gig's seller.
+        :raises SellerSuspended: the seller's account is suspended.
+        :raises GigStateError: the gig is not paused.
+        """
         return self._run(lambda tx: tx.resume(gig_id, seller_id=seller_id))
 
     def archive(self, gig_id: str, *, seller_id: str) -> Gig:
+        """The seller retires a gig for good.
+
+        Taken by the gig's seller ``seller_id`` on a draft, active, paused or denied
+        gig; an *archived* gig leaves search, cannot be ordered and cannot change
+        again. Its versions stay, so orders keep what their buyers bought.
+
+        :raises GigNotFound: no gig has this id.
+        :raises NotGigOwner: ``seller_id`` is not the gig's seller.
+        :raises GigStateError: the gig is already archived.
+        """
         return self._run(lambda tx: tx.archive(gig_id, seller_id=seller_id))
 
     def deny(self, gig_id: str, *, reason: str) -> Gig:
@@ -184,6 +228,11 @@ class Catalog:
         return self._run(lambda tx: tx.deny(gig_id, reason=reason))
 
     def gig(self, gig_id: str) -> Gig:
+        """The gig ``gig_id`` as it is now, whatever its status (anyone may read it).
+
+        :raises ValidationError: ``gig_id`` is not a well-formed id.
+        :raises GigNotFound: no gig has this id.
+        """
         return self._run(lambda tx: tx.gig(gig_id))
 
     def gig_version(self, gig_id: str, version: int | None = None) -> GigVersion:
@@ -191,6 +240,10 @@ class Catalog:
         return self._run(lambda tx: tx.gig_version(gig_id, version))
 
     def gigs_of_seller(self, seller_id: str) -> Sequence[Gig]:
+        """Every gig of a seller, whatever its status.
+
+        :raises UserNotFound: no account has this id.
+        """
         return self._run(lambda tx: tx.gigs_of_seller(seller_id))
 
     def ensure_orderable(self, gig_id: str, *, buyer_id: str | None = None) -> GigVersion:
@@ -240,12 +293,27 @@ class Catalog:
         )
 
     def gig_rating(self, gig_id: str, at: datetime | None = None) -> RatingSummary:
+        """The gig's rating from reviews published up to ``at`` (now by default).
+
+        :raises GigNotFound: no gig has this id.
+        :raises ValidationError: ``at`` is a naive datetime.
+        """
         return self._run(lambda tx: tx.gig_rating(gig_id, at))
 
     def seller_rating(self, seller_id: str, at: datetime | None = None) -> RatingSummary:
+        """The seller's rating over all their gigs, from reviews published up to ``at``.
+
+        :raises ValidationError: ``seller_id`` is not a well-formed id, or ``at`` is naive.
+        """
         return self._run(lambda tx: tx.seller_rating(seller_id, at))
 
     def seller_stats(self, seller_id: str, at: datetime | None = None) -> SellerStats:
+        """The seller's history (orders, ratings, on-time deliveries...) up to ``at``.
+
+        The numbers the seller levels are computed from; now by default.
+
+        :raises ValidationError: ``seller_id`` is not a well-formed id, or ``at`` is naive.
+        """
         return self._run(lambda tx: tx.seller_stats(seller_id, at))
 
     def seller_level(self, seller_id: str, at: datetime | None = None) -> SellerLevel:

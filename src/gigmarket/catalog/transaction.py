@@ -88,12 +88,21 @@ class CatalogTransaction:
         return self._run(CREATE_ACCOUNT, OpenAccount(account=command), idempotency_key)
 
     def account(self, account_id: str) -> UserAccount:
+        """The account ``account_id`` (anyone may read it).
+
+        :raises ValidationError: ``account_id`` is not a well-formed id.
+        :raises UserNotFound: no account has this id.
+        """
         account = self.uow.catalog.get_account(check_id(account_id, "account_id"))
         if account is None:
             raise UserNotFound(account_id)
         return account
 
     def profile(self, account_id: str) -> SellerProfile | None:
+        """The account's seller profile, ``None`` if it never set one up.
+
+        :raises UserNotFound: no account has this id.
+        """
         """The account's seller profile, ``None`` if it never set one up."""
         self.account(account_id)
         return self.uow.catalog.get_profile(account_id)
@@ -118,6 +127,13 @@ class CatalogTransaction:
         return account
 
     def reactivate_account(self, account_id: str) -> UserAccount:
+        """Lift an account's suspension (an operator's decision).
+
+        Its gigs come back to search and can be ordered again, each in the status it
+        kept. An account that is not suspended is returned unchanged.
+
+        :raises UserNotFound: no account has this id.
+        """
         account = self.account(account_id)
         if not account.is_suspended:
             return account
@@ -168,14 +184,42 @@ class CatalogTransaction:
         return published
 
     def pause(self, gig_id: str, *, seller_id: str) -> Gig:
+        """The seller takes an active gig out of search for a while.
+
+        Taken by the gig's seller ``seller_id``; the gig becomes *paused* and cannot
+        be ordered until :meth:`resume`. Orders already placed continue.
+
+        :raises GigNotFound: no gig has this id.
+        :raises NotGigOwner: ``seller_id`` is not the gig's seller.
+        :raises GigStateError: the gig is not active.
+        """
         return self._apply(self._own_gig(gig_id, seller_id), GigAction.PAUSE)
 
     def resume(self, gig_id: str, *, seller_id: str) -> Gig:
+        """The seller puts a paused gig back in search.
+
+        Taken by the gig's seller ``seller_id``; the gig becomes *active* again.
+
+        :raises GigNotFound: no gig has this id.
+        :raises NotGigOwner: ``seller_id`` is not the gig's seller.
+        :raises SellerSuspended: the seller's account is suspended.
+        :raises GigStateError: the gig is not paused.
+        """
         gig = self._own_gig(gig_id, seller_id)
         self._active_seller(seller_id)
         return self._apply(gig, GigAction.RESUME)
 
     def archive(self, gig_id: str, *, seller_id: str) -> Gig:
+        """The seller retires a gig for good.
+
+        Taken by the gig's seller ``seller_id`` on a draft, active, paused or denied
+        gig; an *archived* gig leaves search, cannot be ordered and cannot change
+        again. Its versions stay, so orders keep what their buyers bought.
+
+        :raises GigNotFound: no gig has this id.
+        :raises NotGigOwner: ``seller_id`` is not the gig's seller.
+        :raises GigStateError: the gig is already archived.
+        """
         return self._apply(self._own_gig(gig_id, seller_id), GigAction.ARCHIVE)
 
     def deny(self, gig_id: str, *, reason: str) -> Gig:
@@ -184,6 +228,11 @@ class CatalogTransaction:
         return self._apply(self.gig(gig_id), GigAction.DENY, reason=reason)
 
     def gig(self, gig_id: str) -> Gig:
+        """The gig ``gig_id`` as it is now, whatever its status (anyone may read it).
+
+        :raises ValidationError: ``gig_id`` is not a well-formed id.
+        :raises GigNotFound: no gig has this id.
+        """
         gig = self.uow.catalog.get_gig(check_id(gig_id, "gig_id"))
         if gig is None:
             raise GigNotFound(gig_id)
@@ -208,6 +257,10 @@ class CatalogTransaction:
         return found
 
     def gigs_of_seller(self, seller_id: str) -> Sequence[Gig]:
+        """Every gig of a seller, whatever its status.
+
+        :raises UserNotFound: no account has this id.
+        """
         self.account(seller_id)
         return self.uow.catalog.gigs_of_seller(seller_id)
 

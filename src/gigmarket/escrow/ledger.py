@@ -99,6 +99,10 @@ class Ledger:
         return self._run(lambda tx: tx.open_account(code, currency, allow_negative=allow_negative))
 
     def account(self, code: str) -> LedgerAccount:
+        """The account named ``code`` (see [chart][gigmarket.escrow.chart] for the names).
+
+        :raises AccountNotFound: no account of this code was ever opened.
+        """
         return self._run(lambda tx: tx.account(code))
 
     def balance(self, code: str, currency: object = None) -> Balance:
@@ -106,18 +110,38 @@ class Ledger:
         return self._run(lambda tx: tx.balance(code, currency))
 
     def entry(self, entry_id: str) -> JournalEntry:
+        """The journal entry ``entry_id``, as it was posted (entries never change).
+
+        :raises EntryNotFound: no entry has this id.
+        """
         return self._run(lambda tx: tx.entry(entry_id))
 
     def hold(self, hold_id: str) -> Hold:
+        """The hold ``hold_id``, placed, captured or released.
+
+        :raises HoldNotFound: no hold has this id.
+        """
         return self._run(lambda tx: tx.hold(hold_id))
 
     def entries(self, account: str) -> Sequence[JournalEntry]:
+        """Every entry touching ``account``, oldest first.
+
+        :raises AccountNotFound: no account of this code was ever opened.
+        """
         return self._run(lambda tx: tx.entries(account))
 
     def entries_with_reference(self, reference: str) -> Sequence[JournalEntry]:
+        """Entries carrying ``reference`` (an order id, a payout id...), oldest first.
+
+        :raises ValidationError: ``reference`` is empty.
+        """
         return self._run(lambda tx: tx.entries_with_reference(reference))
 
     def reversal_of(self, entry_id: str) -> JournalEntry | None:
+        """The entry that reversed ``entry_id``, or ``None`` if it stands.
+
+        :raises EntryNotFound: no entry has this id.
+        """
         return self._run(lambda tx: tx.reversal_of(entry_id))
 
     def post(

@@ -165,12 +165,17 @@ class LedgerTransaction:
     # -- queries ----------------------------------------------------------
 
     def entry(self, entry_id: str) -> JournalEntry:
+        """The journal entry ``entry_id``.
+
+        :raises EntryNotFound: no entry has this id.
+        """
         entry = self.uow.ledger.get_entry(check_id(entry_id, "entry_id"))
         if entry is None:
             raise EntryNotFound(entry_id)
         return entry
 
     def hold(self, hold_id: str) -> Hold:
+        """The hold ``hold_id``; [HoldNotFound][gigmarket.errors.HoldNotFound] if none."""
         hold = self.uow.ledger.get_hold(check_id(hold_id, "hold_id"))
         if hold is None:
             raise HoldNotFound(hold_id)

@@ -357,6 +357,7 @@ class Order:
         return {Actor.BUYER: self.buyer_id, Actor.SELLER: self.seller_id}.get(actor)
 
     def due_from(self, start: datetime) -> datetime:
+        """When delivery is due if work starts at ``start``: ``delivery_days`` later."""
         return start + timedelta(days=self.offer.delivery_days)
 
 

@@ -101,6 +101,7 @@ class DueRun:
 
     @property
     def count(self) -> int:
+        """How many timers the run retired (executed, found stale, or failed)."""
         return len(self.executed)
 
 
