@@ -141,6 +141,8 @@ def anchors(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 
 
 def test_every_public_object_is_rendered(anchors: set[str]) -> None:
+    # mkdocstrings leaves out what has no docstring: those gaps are counted
+    # once, in UNDOCUMENTED.
     missing = []
     for path, public in PUBLIC.items():
         shown = sorted(public.paths & anchors)
@@ -153,6 +155,7 @@ def test_every_public_object_is_rendered(anchors: set[str]) -> None:
                 for method in _methods(public.obj)
                 if not any(f"{where}.{method.name}" in anchors for where in shown)
             )
+    missing = [path for path in missing if path not in UNDOCUMENTED]
     assert missing == [], f"{len(missing)} public objects missing from the reference"
 
 
