@@ -187,7 +187,9 @@ class CatalogTransaction:
         """The seller takes an active gig out of search for a while.
 
         Taken by the gig's seller ``seller_id``; the gig becomes *paused* and cannot
-        be ordered until :meth:`resume`. Orders already placed continue.
+        be ordered until
+        [resume][gigmarket.catalog.transaction.CatalogTransaction.resume]. Orders
+        already placed continue.
 
         :raises GigNotFound: no gig has this id.
         :raises NotGigOwner: ``seller_id`` is not the gig's seller.
