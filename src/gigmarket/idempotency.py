@@ -130,9 +130,20 @@ class IdempotencyRepository(Protocol):
     that a retry sees the record and replays it).
     """
 
-    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        """The record of ``key`` in ``scope``, or ``None`` if the pair was never
+        recorded (the first time a key is seen)."""
+        ...
 
-    def add_idempotency(self, record: IdempotencyRecord) -> None: ...
+    def add_idempotency(self, record: IdempotencyRecord) -> None:
+        """Record which result a key produced, in the same transaction as the effect.
+
+        A pair is recorded once and never overwritten: if it is already there,
+        raise [IdempotencyConflict][gigmarket.errors.IdempotencyConflict], or
+        [TransientStorageError][gigmarket.errors.TransientStorageError] when a
+        concurrent writer inserted it first, so that the retry finds the record.
+        """
+        ...
 
 
 def check_key(key: object) -> str:

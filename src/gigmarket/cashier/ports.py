@@ -31,7 +31,13 @@ class PaymentOperationRepository(Protocol):
         writers raced to make the same call: the loser retries and finds it)."""
         ...
 
-    def get_operation(self, operation_id: str) -> PaymentOperation | None: ...
+    def get_operation(self, operation_id: str) -> PaymentOperation | None:
+        """The operation ``operation_id``, or ``None`` if there is none.
+
+        An engine with row locks locks it until the unit of work ends, like an
+        order, so that two workers applying one gateway answer take turns.
+        """
+        ...
 
     def save_operation(self, operation: PaymentOperation, *, expected_version: int) -> None:
         """Replace an operation; raise :class:`~gigmarket.errors.ConcurrencyConflict`
@@ -67,6 +73,9 @@ class CashierUnitOfWork(OrdersUnitOfWork, Protocol):
 
 
 class CashierUnitOfWorkFactory(Protocol):
+    """Opens a fresh [CashierUnitOfWork][gigmarket.cashier.ports.CashierUnitOfWork];
+    a storage adapter is one of these."""
+
     def __call__(self) -> CashierUnitOfWork: ...
 
 

@@ -28,7 +28,9 @@ class CatalogRepository(Protocol):
 
     # -- accounts and profiles
 
-    def get_account(self, account_id: str) -> UserAccount | None: ...
+    def get_account(self, account_id: str) -> UserAccount | None:
+        """The account ``account_id``, or ``None`` if there is none."""
+        ...
 
     def find_account_by_username(self, username: str) -> UserAccount | None:
         """The account whose (lower-case) username is ``username``."""
@@ -42,7 +44,9 @@ class CatalogRepository(Protocol):
         """Replace a stored account (status changes; the username never changes)."""
         ...
 
-    def get_profile(self, account_id: str) -> SellerProfile | None: ...
+    def get_profile(self, account_id: str) -> SellerProfile | None:
+        """The seller profile of ``account_id``, or ``None`` if it never set one up."""
+        ...
 
     def save_profile(self, profile: SellerProfile) -> None:
         """Store or replace the profile of ``profile.account_id``."""
@@ -50,7 +54,9 @@ class CatalogRepository(Protocol):
 
     # -- gigs and versions
 
-    def get_gig(self, gig_id: str) -> Gig | None: ...
+    def get_gig(self, gig_id: str) -> Gig | None:
+        """The gig ``gig_id`` whatever its status, or ``None`` if there is none."""
+        ...
 
     def add_gig(self, gig: Gig, first_version: GigVersion) -> None:
         """Store a new gig together with its version 1."""
@@ -64,7 +70,9 @@ class CatalogRepository(Protocol):
         """Store a new version; versions are never replaced."""
         ...
 
-    def get_version(self, gig_id: str, number: int) -> GigVersion | None: ...
+    def get_version(self, gig_id: str, number: int) -> GigVersion | None:
+        """Version ``number`` of the gig, or ``None`` if the gig has no such version."""
+        ...
 
     def gigs_of_seller(self, seller_id: str) -> Sequence[Gig]:
         """The seller's gigs, oldest first."""
@@ -76,25 +84,38 @@ class CatalogRepository(Protocol):
 
     # -- reputation inputs
 
-    def get_review(self, review_id: str) -> Review | None: ...
+    def get_review(self, review_id: str) -> Review | None:
+        """The review ``review_id``, or ``None`` if there is none."""
+        ...
 
     def add_review(self, review: Review) -> None:
         """Append a review, indexed by gig and by seller."""
         ...
 
-    def reviews_for_gig(self, gig_id: str) -> Sequence[Review]: ...
+    def reviews_for_gig(self, gig_id: str) -> Sequence[Review]:
+        """The gig's reviews, oldest first (empty if it has none)."""
+        ...
 
-    def reviews_for_seller(self, seller_id: str) -> Sequence[Review]: ...
+    def reviews_for_seller(self, seller_id: str) -> Sequence[Review]:
+        """The reviews of all the seller's gigs, oldest first (empty if none)."""
+        ...
 
-    def get_outcome(self, order_id: str) -> OrderOutcome | None: ...
+    def get_outcome(self, order_id: str) -> OrderOutcome | None:
+        """The recorded outcome of order ``order_id``, or ``None`` if it has none yet."""
+        ...
 
     def add_outcome(self, outcome: OrderOutcome) -> None:
         """Append an order outcome, indexed by gig and by seller."""
         ...
 
-    def outcomes_for_gig(self, gig_id: str) -> Sequence[OrderOutcome]: ...
+    def outcomes_for_gig(self, gig_id: str) -> Sequence[OrderOutcome]:
+        """The outcomes of the gig's orders, oldest first (empty if none)."""
+        ...
 
-    def outcomes_for_seller(self, seller_id: str) -> Sequence[OrderOutcome]: ...
+    def outcomes_for_seller(self, seller_id: str) -> Sequence[OrderOutcome]:
+        """The outcomes of the seller's orders over all their gigs, oldest first
+        (empty if none)."""
+        ...
 
 
 class CatalogUnitOfWork(UnitOfWork, Protocol):

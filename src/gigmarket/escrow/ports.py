@@ -21,7 +21,9 @@ __all__ = ["LedgerRepository", "LedgerUnitOfWork", "UnitOfWorkFactory"]
 class LedgerRepository(Protocol):
     """Accounts, balances, entries and holds, read and written in one transaction."""
 
-    def get_account(self, code: str) -> LedgerAccount | None: ...
+    def get_account(self, code: str) -> LedgerAccount | None:
+        """The account ``code``, or ``None`` if no account has this code."""
+        ...
 
     def add_account(self, account: LedgerAccount, balance: AccountBalance) -> None:
         """Store a new account with its (zero) balance."""
@@ -36,13 +38,19 @@ class LedgerRepository(Protocol):
         """
         ...
 
-    def save_balance(self, balance: AccountBalance) -> None: ...
+    def save_balance(self, balance: AccountBalance) -> None:
+        """Replace the balance of ``balance.account``, read before with
+        [lock_balances][gigmarket.escrow.ports.LedgerRepository.lock_balances]."""
+        ...
 
     def add_entry(self, entry: JournalEntry) -> None:
         """Append an entry and index it by account and by reference."""
         ...
 
-    def get_entry(self, entry_id: str) -> JournalEntry | None: ...
+    def get_entry(self, entry_id: str) -> JournalEntry | None:
+        """The entry ``entry_id`` with its postings and references, or ``None``
+        if there is none."""
+        ...
 
     def entries_for_account(self, code: str) -> Sequence[JournalEntry]:
         """The account's entries, oldest first."""
@@ -56,9 +64,16 @@ class LedgerRepository(Protocol):
         """The entry that reverses ``entry_id``, if any."""
         ...
 
-    def add_hold(self, hold: Hold) -> None: ...
+    def add_hold(self, hold: Hold) -> None:
+        """Store a new (pending) hold; it changes afterwards only through
+        [save_hold][gigmarket.escrow.ports.LedgerRepository.save_hold]."""
+        ...
 
-    def get_hold(self, hold_id: str) -> Hold | None: ...
+    def get_hold(self, hold_id: str) -> Hold | None:
+        """The hold ``hold_id`` in whatever status it is, or ``None`` if there is
+        none (a read without a lock: see
+        [lock_hold][gigmarket.escrow.ports.LedgerRepository.lock_hold])."""
+        ...
 
     def lock_hold(self, hold_id: str) -> Hold | None:
         """Read a hold about to be resolved, locking it where the engine locks

@@ -33,9 +33,18 @@ __all__ = [
 class OrderRepository(Protocol):
     """Orders with optimistic concurrency, their timers and their reviews."""
 
-    def get(self, order_id: str) -> Order | None: ...
+    def get(self, order_id: str) -> Order | None:
+        """The order ``order_id``, or ``None`` if there is none.
 
-    def add(self, order: Order) -> None: ...
+        An engine with row locks locks the order until the unit of work ends, so
+        that a second command on the same order waits and reads the result.
+        """
+        ...
+
+    def add(self, order: Order) -> None:
+        """Store a new order; raise [StorageError][gigmarket.errors.StorageError]
+        if an order with its id already exists."""
+        ...
 
     def save(self, order: Order, *, expected_version: int) -> None:
         """Replace an order; raise :class:`~gigmarket.errors.ConcurrencyConflict`
@@ -46,23 +55,43 @@ class OrderRepository(Protocol):
         """Every order (for audits and tests)."""
         ...
 
-    def add_timer(self, timer: ScheduledAction) -> None: ...
+    def add_timer(self, timer: ScheduledAction) -> None:
+        """Store a newly armed timer, indexed by its order, and pending while its
+        ``done_at`` is ``None`` (for
+        [next_due][gigmarket.orders.ports.OrderRepository.next_due])."""
+        ...
 
-    def save_timer(self, timer: ScheduledAction) -> None: ...
+    def save_timer(self, timer: ScheduledAction) -> None:
+        """Replace a stored timer (retired, with its ``done_at`` and outcome, or
+        with a new payload); a retired timer is no longer pending."""
+        ...
 
-    def timers_for(self, order_id: str) -> Sequence[ScheduledAction]: ...
+    def timers_for(self, order_id: str) -> Sequence[ScheduledAction]:
+        """Every timer of the order, pending and retired, oldest first (empty if
+        it has none)."""
+        ...
 
     def next_due(self, now: datetime) -> ScheduledAction | None:
         """The earliest pending timer due at or before ``now`` (ties by id)."""
         ...
 
-    def add_review(self, review: Review) -> None: ...
+    def add_review(self, review: Review) -> None:
+        """Store one side's review of an order, keyed by the order and its author
+        (each side reviews an order once)."""
+        ...
 
-    def save_review(self, review: Review) -> None: ...
+    def save_review(self, review: Review) -> None:
+        """Replace a stored review (when it is published)."""
+        ...
 
-    def reviews_for(self, order_id: str) -> Sequence[Review]: ...
+    def reviews_for(self, order_id: str) -> Sequence[Review]:
+        """The order's reviews in the order they were added (empty if none)."""
+        ...
 
-    def get_review(self, order_id: str, author: Actor) -> Review | None: ...
+    def get_review(self, order_id: str, author: Actor) -> Review | None:
+        """The review ``author`` wrote of the order, or ``None`` if that side has
+        not reviewed it."""
+        ...
 
 
 class OrdersUnitOfWork(LedgerUnitOfWork, Protocol):
@@ -76,6 +105,9 @@ class OrdersUnitOfWork(LedgerUnitOfWork, Protocol):
 
 
 class OrdersUnitOfWorkFactory(Protocol):
+    """Opens a fresh [OrdersUnitOfWork][gigmarket.orders.ports.OrdersUnitOfWork];
+    a storage adapter is one of these."""
+
     def __call__(self) -> OrdersUnitOfWork: ...
 
 
@@ -85,7 +117,10 @@ class SellerStanding(Protocol):
     implementation reads the same consistent data the transition does; the
     catalog's seller levels are one implementation."""
 
-    def is_top_rated(self, uow: OrdersUnitOfWork, seller_id: str, at: datetime) -> bool: ...
+    def is_top_rated(self, uow: OrdersUnitOfWork, seller_id: str, at: datetime) -> bool:
+        """Whether ``seller_id`` is top-rated at ``at``, read through ``uow``
+        (``False`` for a seller it knows nothing of)."""
+        ...
 
 
 @attrs.frozen
@@ -97,6 +132,7 @@ class StandingByPredicate:
     predicate: Callable[[str], bool] = lambda seller_id: False
 
     def is_top_rated(self, uow: OrdersUnitOfWork, seller_id: str, at: datetime) -> bool:
+        """The predicate's answer for ``seller_id``; ``uow`` and ``at`` are not used."""
         return bool(self.predicate(seller_id))
 
 
