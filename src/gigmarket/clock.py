@@ -47,6 +47,7 @@ class SystemClock:
     """The real time, from the operating system."""
 
     def now(self) -> datetime:
+        """The current time, timezone-aware in UTC."""
         return datetime.now(UTC)
 
     def __repr__(self) -> str:
@@ -60,6 +61,7 @@ class ManualClock:
         self._now = require_aware(start, "start")
 
     def now(self) -> datetime:
+        """The clock's time: where it started, moved only by ``advance`` and ``set``."""
         return self._now
 
     def advance(self, delta: timedelta) -> datetime:

@@ -76,6 +76,14 @@ class QueuedCardRefunds:
         *,
         key: ScopedKey,
     ) -> None:
+        """Book ``amount`` of the order's refund and queue the card's part.
+
+        The card's part (at most what the order's payment has left to give back)
+        moves to ``refunds:in_flight`` with a ``queued`` refund operation; the rest
+        becomes buyer credit at once. ``key`` makes the booking idempotent.
+
+        :raises StorageError: the store's unit of work holds no payment operations.
+        """
         # The order's unit of work: every gigmarket storage serves both ports.
         if not serves_payments(store):
             raise StorageError(
@@ -141,6 +149,8 @@ class Books:
     ids: IdFactory
 
     def flows(self, uow: CashierUnitOfWork) -> EscrowFlows:
+        """The escrow flows over ``uow``'s ledger, so that the money an answer moves
+        commits with the operation it settles."""
         return EscrowFlows(LedgerTransaction(uow, self.clock, self.ids))
 
     def emit(self, uow: CashierUnitOfWork, order_id: str, event: str, **payload: object) -> None:
@@ -305,6 +315,8 @@ class Books:
     # -- payees and payouts -----------------------------------------------
 
     def payee(self, uow: CashierUnitOfWork, op: PaymentOperation, payee: Payee) -> PaymentOperation:
+        """A seller's onboarding as the gateway reports it: succeeded once the payee
+        is active, failed otherwise. An operation already settled is returned as it is."""
         if not op.is_open:
             return op
         now = self.clock.now()

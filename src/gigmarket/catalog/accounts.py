@@ -59,6 +59,8 @@ class UserAccount:
 
     @classmethod
     def from_command(cls, command: CreateAccount, *, id: str, now: datetime) -> UserAccount:
+        """A new, active account ``id`` opened at ``now`` from a validated
+        [CreateAccount][gigmarket.catalog.commands.CreateAccount]."""
         return cls(id=id, username=command.username, created_at=now)
 
     @property
@@ -66,6 +68,7 @@ class UserAccount:
         return self.status is AccountStatus.SUSPENDED
 
     def suspend(self, reason: str, now: datetime) -> UserAccount:
+        """The account suspended at ``now`` for ``reason``; its gigs keep their own status."""
         return attrs.evolve(
             self,
             status=AccountStatus.SUSPENDED,
@@ -74,6 +77,7 @@ class UserAccount:
         )
 
     def reactivate(self, now: datetime) -> UserAccount:
+        """The account active again from ``now``, its suspension reason cleared."""
         return attrs.evolve(
             self, status=AccountStatus.ACTIVE, status_changed_at=now, suspension_reason=""
         )
@@ -109,6 +113,9 @@ class SellerProfile:
     def from_command(
         cls, command: SetUpProfile, *, account: UserAccount, now: datetime
     ) -> SellerProfile:
+        """The profile a validated [SetUpProfile][gigmarket.catalog.commands.SetUpProfile]
+        describes, for ``account``, updated at ``now``; ``member_since`` is the
+        account's creation date."""
         return cls(
             account_id=account.id,
             display_name=command.display_name,
@@ -124,4 +131,5 @@ class SellerProfile:
         )
 
     def speaks(self, language: str) -> bool:
+        """Whether the seller lists ``language`` (a lower-case ISO 639 code), at any level."""
         return any(skill.language == language for skill in self.languages)

@@ -198,6 +198,8 @@ class CreateAccount(Command):
 
 
 class LanguageInput(Command):
+    """A language a seller speaks: an ISO 639 code (two or three letters) and a level."""
+
     language: Language
     level: LanguageLevel
 
@@ -264,6 +266,8 @@ class QuestionInput(Command):
 
 
 class FaqInput(Command):
+    """A question buyers often ask about the gig, and the seller's answer."""
+
     question: Annotated[StrictStr, _str(_text(1, limits.FAQ_QUESTION_MAX))]
     answer: Annotated[StrictStr, _str(_text(1, limits.FAQ_ANSWER_MAX, multiline=True))]
 

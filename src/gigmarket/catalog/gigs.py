@@ -160,6 +160,8 @@ class RequirementQuestion:
 
 @attrs.frozen
 class Faq:
+    """A question and answer shown on a gig's page (one gig version's FAQ)."""
+
     question: str
     answer: str
 
@@ -320,8 +322,11 @@ class Gig:
         )
 
     def require_editable(self) -> None:
+        """Raise [GigStateError][gigmarket.errors.GigStateError] unless the gig is
+        draft, active or paused (the statuses in which its seller may edit it)."""
         if self.status not in EDITABLE_STATUSES:
             raise GigStateError(gig_id=self.id, state=self.status.value, action="edit")
 
     def with_version(self, number: int, now: datetime) -> Gig:
+        """The gig pointing at its new current version ``number``, updated at ``now``."""
         return attrs.evolve(self, current_version=number, updated_at=now)

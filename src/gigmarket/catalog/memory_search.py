@@ -34,6 +34,10 @@ class MemoryGigSearch:
         self.level_policy = level_policy
 
     def search(self, query: SearchQuery) -> SearchPage:
+        """One page of results for ``query``, ranked by scanning every active gig.
+
+        :raises ValidationError: ``query.cursor`` was not made for this query.
+        """
         after = None if query.cursor is None else Cursor.decode(query.cursor, query)
         with self._storage() as uow:
             repository = uow.catalog

@@ -97,6 +97,8 @@ class Review:
 
 
 class OutcomeKind(enum.Enum):
+    """How an order ended for its seller's statistics: ``COMPLETED`` or ``CANCELLED``."""
+
     COMPLETED = "completed"
     CANCELLED = "cancelled"
 
@@ -128,6 +130,7 @@ class RatingSummary:
 
     @classmethod
     def of(cls, ratings: Iterable[Decimal]) -> RatingSummary:
+        """The summary of ``ratings`` (an empty one if there are none)."""
         values = [Fraction(rating) for rating in ratings]
         return cls(len(values), sum(values, Fraction(0)))
 
@@ -298,6 +301,8 @@ class SellerLevelPolicy:
         return level
 
     def requirement(self, level: SellerLevel) -> LevelRequirement | None:
+        """What ``level`` asks of a seller, or ``None`` if the policy does not list it
+        (as for ``NEW``, which asks nothing)."""
         return next((r for r in self.requirements if r.level is level), None)
 
 

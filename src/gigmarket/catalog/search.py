@@ -101,6 +101,20 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SearchSort(enum.Enum):
+    """The orders a search can return its results in (a query's ``sort``).
+
+    - ``RELEVANCE`` (the default): the text score, best first: title words, then
+      tag words, then description words.
+    - ``RATING``: the exact average rating, best first, then the number of
+      reviews; unrated gigs last.
+    - ``ORDERS``: the number of completed orders, most first.
+    - ``NEWEST``: the first publication, latest first.
+    - ``PRICE_ASC`` / ``PRICE_DESC``: the starting price (the cheapest package),
+      cheapest / dearest first; the query must name a ``currency``.
+
+    Ties are broken by gig id, ascending.
+    """
+
     RELEVANCE = "relevance"
     RATING = "rating"
     ORDERS = "orders"
@@ -215,7 +229,13 @@ class SearchPage:
 class GigSearch(Protocol):
     """Finds active gigs. Implementations keep this module's semantics exactly."""
 
-    def search(self, query: SearchQuery) -> SearchPage: ...
+    def search(self, query: SearchQuery) -> SearchPage:
+        """One page of the active gigs that match ``query``, in its sort's order
+        (an empty page when none match).
+
+        :raises ValidationError: ``query.cursor`` was not made for this query.
+        """
+        ...
 
 
 @runtime_checkable
@@ -228,7 +248,10 @@ class GigSearchProvider(Protocol):
     catalog never has to import a storage adapter to find it.
     """
 
-    def gig_search(self, *, clock: Clock, level_policy: SellerLevelPolicy) -> GigSearch: ...
+    def gig_search(self, *, clock: Clock, level_policy: SellerLevelPolicy) -> GigSearch:
+        """A search over this store's own index that reads the time from
+        ``clock`` and seller levels by ``level_policy``, as the catalog does."""
+        ...
 
 
 def searchable_words(content: GigContent) -> tuple[list[str], list[str], list[str]]:

@@ -68,6 +68,7 @@ class Taxonomy:
             )
 
     def category(self, slug: str) -> Category | None:
+        """The top-level category ``slug``, or ``None`` if the tree has none."""
         return self._by_slug.get(slug)
 
 
@@ -138,9 +139,14 @@ class PriceRange:
 
     @classmethod
     def of(cls, minimum: str, maximum: str, currency: str) -> PriceRange:
+        """The range from two decimal strings in ``currency`` (``"5.00"``, ``"10000.00"``).
+
+        :raises ValidationError: the range is empty or not positive.
+        """
         return cls(minimum=Amount.of(minimum, currency), maximum=Amount.of(maximum, currency))
 
     def contains(self, price: Amount) -> bool:
+        """Whether ``price`` lies within the range, both ends included."""
         return self.minimum <= price <= self.maximum
 
 

@@ -114,6 +114,7 @@ class Balance:
 
     @classmethod
     def from_stored(cls, stored: AccountBalance) -> Balance:
+        """The balance as amounts in the account's currency, from the stored minor units."""
         return cls(
             account=stored.account,
             posted=Amount(units=stored.posted, currency=stored.currency),
