@@ -63,10 +63,17 @@ class Outbox(Protocol):
     """Storage port: events appended in the writer's transaction, read and
     acknowledged by whoever delivers them."""
 
-    def append(self, event: OrderEvent) -> None: ...
+    def append(self, event: OrderEvent) -> None:
+        """Add an event, in the writer's unit of work: it becomes pending when that
+        unit of work commits, and is lost with it on a rollback."""
+        ...
 
     def pending(self, limit: int) -> list[OrderEvent]:
         """Unacknowledged events, oldest first."""
         ...
 
-    def acknowledge(self, event_ids: list[str]) -> None: ...
+    def acknowledge(self, event_ids: list[str]) -> None:
+        """Mark events delivered, so that [pending][gigmarket.orders.events.Outbox.pending]
+        no longer returns them; ids not pending (already acknowledged, or unknown)
+        are ignored."""
+        ...

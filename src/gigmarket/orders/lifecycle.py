@@ -258,9 +258,13 @@ class ActionContext:
     timers: list[ScheduledAction] = attrs.Factory(list)
 
     def emit(self, event_type: str, **payload: object) -> None:
+        """Add an event of ``event_type`` with ``payload``, appended to the outbox
+        with the order's change, in the same transaction."""
         self.events.append((event_type, payload))
 
     def schedule(self, action: str, due_at: datetime, **payload: str) -> None:
+        """Arm a timer that takes ``action`` on the order at ``due_at``, carrying
+        ``payload``; it is stored with the order's change."""
         self.timers.append(
             ScheduledAction(
                 id=self.ids(),
@@ -272,6 +276,7 @@ class ActionContext:
         )
 
     def amount(self, units: int) -> Amount:
+        """``units`` minor units in the order's currency."""
         return Amount(units=units, currency=self.order.currency)
 
     def given(self, kind: type[P]) -> P:

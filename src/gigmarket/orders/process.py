@@ -115,6 +115,7 @@ class Process(Generic[C]):
     # -- running ----------------------------------------------------------
 
     def spec(self, state: OrderState) -> StateSpec:
+        """What the process declares about ``state``; ``KeyError`` if it declares nothing."""
         for spec in self.states:
             if spec.state is state:
                 return spec
@@ -129,6 +130,8 @@ class Process(Generic[C]):
         return tuple(dict.fromkeys(t.action for t in self.transitions))
 
     def timers_for(self, state: OrderState) -> tuple[Timer, ...]:
+        """The timers armed when an order enters ``state``, in declaration order
+        (empty if none)."""
         return tuple(timer for timer in self.timers if timer.state is state)
 
     # -- rendering --------------------------------------------------------

@@ -251,9 +251,16 @@ class DisbursementGateway(Protocol):
         ``rejected`` payee with a ``decline``."""
         ...
 
-    def get_payee(self, payee_id: str) -> Payee: ...
+    def get_payee(self, payee_id: str) -> Payee:
+        """The payee as the gateway knows it now.
 
-    def find_payee(self, idempotency_key: str) -> Payee | None: ...
+        :raises PaymentNotFound: the gateway has no payee with this id.
+        """
+        ...
+
+    def find_payee(self, idempotency_key: str) -> Payee | None:
+        """The payee onboarded with ``idempotency_key``, or ``None`` if the gateway made none."""
+        ...
 
     def payout(
         self, *, payee_id: str, amount: Amount, idempotency_key: str, description: str = ""
@@ -265,11 +272,23 @@ class DisbursementGateway(Protocol):
         """Stop a payout that is still pending (needs ``payout_cancellation``)."""
         ...
 
-    def get_payout(self, payout_id: str) -> Payout: ...
+    def get_payout(self, payout_id: str) -> Payout:
+        """The payout as the gateway knows it now: the truth after a webhook or a lost response.
 
-    def find_payout(self, idempotency_key: str) -> Payout | None: ...
+        :raises PaymentNotFound: the gateway has no payout with this id.
+        """
+        ...
 
-    def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent: ...
+    def find_payout(self, idempotency_key: str) -> Payout | None:
+        """The payout created with ``idempotency_key``, or ``None`` if the gateway made none."""
+        ...
+
+    def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """Verify and read one webhook delivery (raw body and headers).
+
+        :raises WebhookVerificationFailed: the signature does not verify.
+        """
+        ...
 
 
 @runtime_checkable

@@ -54,6 +54,8 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "gigmarket.payment_gateways"
+"""The entry-point group in which an installed distribution advertises its
+payment adapters' factories, one name each."""
 
 GatewayFactory = Callable[..., Any]
 """Anything that takes keyword configuration and returns an adapter (usually its class)."""

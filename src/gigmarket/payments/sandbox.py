@@ -276,6 +276,12 @@ class SandboxGateway:
         capture: bool = True,
         description: str = "",
     ) -> Charge:
+        """Charge ``amount`` to a sandbox card token (see ``CARD_TOKENS``): the token
+        decides whether the charge succeeds, is declined, requires action or stays
+        pending for ``pending_settles_after``. ``capture=False`` only authorizes.
+
+        :raises InvalidPaymentRequest: the token is unknown or the amount is not valid.
+        """
         op, key = Operation.CHARGE, idempotency_key
         self._check_amount(amount, op, key)
         if not capture:
@@ -309,6 +315,12 @@ class SandboxGateway:
     def capture(
         self, charge_id: str, *, idempotency_key: str, amount: Amount | None = None
     ) -> Charge:
+        """Capture an authorized charge: all of it, or ``amount`` of it.
+
+        :raises PaymentNotFound: the sandbox has no such charge.
+        :raises InvalidPaymentRequest: the charge is not authorized, or ``amount``
+            exceeds it.
+        """
         op, key = Operation.CAPTURE, idempotency_key
         if amount is not None:
             self._check_amount(amount, op, key)
@@ -331,6 +343,12 @@ class SandboxGateway:
         return self._desk.mutate(op, key, params, run, self._charges.__getitem__)
 
     def cancel(self, charge_id: str, *, idempotency_key: str) -> Charge:
+        """Cancel an authorized charge, or one that requires action.
+
+        :raises PaymentNotFound: the sandbox has no such charge.
+        :raises InvalidPaymentRequest: the charge is in any other status (a captured
+            one is refunded instead).
+        """
         op, key = Operation.CANCEL, idempotency_key
 
         def run(at: datetime) -> Charge:
@@ -350,6 +368,12 @@ class SandboxGateway:
         amount: Amount | None = None,
         reason: str = "",
     ) -> Refund:
+        """Refund a captured charge at once: all that is left, or ``amount`` of it.
+
+        :raises PaymentNotFound: the sandbox has no such charge.
+        :raises InvalidPaymentRequest: the charge is not captured, is refunded in
+            full, or has less than ``amount`` left.
+        """
         op, key = Operation.REFUND, idempotency_key
         if amount is not None:
             self._check_amount(amount, op, key)
@@ -386,16 +410,27 @@ class SandboxGateway:
         return self._desk.mutate(op, key, params, run, self._refund_by_id)
 
     def get_charge(self, charge_id: str) -> Charge:
+        """The charge as it is now in the sandbox.
+
+        :raises PaymentNotFound: the sandbox has no such charge.
+        """
         op = Operation.GET_CHARGE
         return self._desk.read(op, lambda: self._charge(charge_id, op))
 
     def find_charge(self, idempotency_key: str) -> Charge | None:
+        """The charge made with ``idempotency_key`` as it is now, or ``None`` if
+        none was made (as after a charge call the fault plan failed before it ran)."""
         found = self._desk.read(
             Operation.FIND_CHARGE, lambda: self._desk.made(idempotency_key, Operation.CHARGE)
         )
         return None if found is None else self._charges[found]
 
     def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """Verify a delivery the sandbox signed with its ``webhook_secret`` (within
+        ``webhook_tolerance`` of the clock's time) and read its event.
+
+        :raises WebhookVerificationFailed: the signature or its timestamp does not verify.
+        """
         header = header_value(headers, SIGNATURE_HEADER)
         now = self._clock.now()
         verify(
@@ -418,6 +453,12 @@ class SandboxGateway:
         bank_token: Secret | str,
         idempotency_key: str,
     ) -> Payee:
+        """Onboard a payee with a sandbox bank token (see ``BANK_TOKENS``):
+        ``bank_ok`` is paid, ``bank_fails`` is accepted but its payouts fail in
+        transit, ``bank_invalid`` makes a ``rejected`` payee.
+
+        :raises InvalidPaymentRequest: the token is unknown or ``reference`` empty.
+        """
         op, key = Operation.ONBOARD_PAYEE, idempotency_key
         self._capabilities.require(Capability.PAYOUTS, gateway=self._name, operation=op)
         self._capabilities.require_currency(currency, gateway=self._name, operation=op)
@@ -453,10 +494,15 @@ class SandboxGateway:
         return self._desk.mutate(op, key, params, run, self._payees.__getitem__)
 
     def get_payee(self, payee_id: str) -> Payee:
+        """The payee as it is in the sandbox.
+
+        :raises PaymentNotFound: the sandbox has no such payee.
+        """
         op = Operation.GET_PAYEE
         return self._desk.read(op, lambda: self._lookup(self._payees, payee_id, op))
 
     def find_payee(self, idempotency_key: str) -> Payee | None:
+        """The payee onboarded with ``idempotency_key``, or ``None`` if none was."""
         found = self._desk.read(
             Operation.FIND_PAYEE, lambda: self._desk.made(idempotency_key, Operation.ONBOARD_PAYEE)
         )
@@ -465,6 +511,14 @@ class SandboxGateway:
     def payout(
         self, *, payee_id: str, amount: Amount, idempotency_key: str, description: str = ""
     ) -> Payout:
+        """Start a payout to an active payee; it stays pending for
+        ``payout_in_transit_after``, then is in transit until it arrives (or fails,
+        for a ``bank_fails`` payee) as the clock moves on.
+
+        :raises PaymentNotFound: the sandbox has no such payee.
+        :raises InvalidPaymentRequest: the payee is not active, or ``amount`` is not
+            in its currency.
+        """
         op, key = Operation.PAYOUT, idempotency_key
         self._capabilities.require(Capability.PAYOUTS, gateway=self._name, operation=op)
         self._check_amount(amount, op, key)
@@ -491,6 +545,11 @@ class SandboxGateway:
         return self._desk.mutate(op, key, params, run, self._payouts.__getitem__)
 
     def cancel_payout(self, payout_id: str, *, idempotency_key: str) -> Payout:
+        """Cancel a payout that is still pending.
+
+        :raises PaymentNotFound: the sandbox has no such payout.
+        :raises InvalidPaymentRequest: the payout is no longer pending.
+        """
         op, key = Operation.CANCEL_PAYOUT, idempotency_key
         self._capabilities.require(Capability.PAYOUT_CANCELLATION, gateway=self._name, operation=op)
 
@@ -503,10 +562,15 @@ class SandboxGateway:
         return self._desk.mutate(op, key, {"payout_id": payout_id}, run, self._payouts.__getitem__)
 
     def get_payout(self, payout_id: str) -> Payout:
+        """The payout as it is now in the sandbox.
+
+        :raises PaymentNotFound: the sandbox has no such payout.
+        """
         op = Operation.GET_PAYOUT
         return self._desk.read(op, lambda: self._lookup(self._payouts, payout_id, op))
 
     def find_payout(self, idempotency_key: str) -> Payout | None:
+        """The payout made with ``idempotency_key`` as it is now, or ``None`` if none was."""
         found = self._desk.read(
             Operation.FIND_PAYOUT, lambda: self._desk.made(idempotency_key, Operation.PAYOUT)
         )

@@ -339,6 +339,7 @@ class PostgresStorage:
         return PostgresGigSearch(self, clock=clock, level_policy=level_policy)
 
     def schema_version(self) -> int:
+        """The version recorded in the store's schema (0 for a new, empty one)."""
         db = self.connection()
         row = db.one(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = ? "
