@@ -183,29 +183,4 @@ def test_model_fields_are_rendered(dotted: str, anchors: set[str]) -> None:
 
 # Public objects still without a docstring (each one is a gap in the reference):
 # documenting one strikes it from here.
-UNDOCUMENTED: frozenset[str] = frozenset(
-    {
-        "gigmarket.testing.payments._base.GatewayKit.arm",
-        "gigmarket.testing.payments._base.GatewayKit.arm_webhook",
-        "gigmarket.testing.payments._base.GatewayKit.bank",
-        "gigmarket.testing.payments._base.GatewayKit.card",
-        "gigmarket.testing.payments._base.GatewayKit.clock",
-        "gigmarket.testing.payments._base.GatewayKit.driver",
-        "gigmarket.testing.payments._base.GatewayKit.gateway",
-        "gigmarket.testing.payments._base.GatewayKit.lack",
-        "gigmarket.testing.payments._base.GatewayKit.need",
-        "gigmarket.testing.payments.collection.CollectionConformance.authorized",
-        "gigmarket.testing.payments.collection.CollectionConformance.events",
-        "gigmarket.testing.payments.disbursement.DisbursementConformance.paid_out",
-        "gigmarket.testing.payments.disbursement.DisbursementConformance.payee",
-        "gigmarket.testing.payments.driver.SandboxGatewayDriver.bank_token",
-        "gigmarket.testing.payments.driver.SandboxGatewayDriver.card_token",
-        "gigmarket.testing.payments.driver.SandboxGatewayDriver.complete_action",
-        "gigmarket.testing.payments.driver.SandboxGatewayDriver.fail_next",
-        "gigmarket.testing.payments.driver.SandboxGatewayDriver.fail_next_webhook",
-        "gigmarket.testing.payments.driver.SandboxGatewayDriver.settle_pending",
-        "gigmarket.testing.payments.driver.SandboxGatewayDriver.webhooks",
-        "gigmarket.testing.storage.StorageConformance.ledger",
-        "gigmarket.testing.storage.StorageConformance.storage",
-    }
-)
+UNDOCUMENTED: frozenset[str] = frozenset()

@@ -102,10 +102,13 @@ class StorageConformance(PaymentStorageConformance):
 
     @pytest.fixture
     def storage(self, tmp_path: Path) -> Storage:
+        """A fresh, empty store, from ``make_storage``."""
         return self.make_storage(tmp_path)
 
     @pytest.fixture
     def ledger(self, storage: Storage) -> Ledger:
+        """A ledger over the store, on a manual clock, with a ``world`` account
+        that may go negative and two empty USD accounts, ``a`` and ``b``."""
         ledger = Ledger(storage, clock=ManualClock(T0), ids=sequential_ids("e"))
         ledger.open_account("world", "USD", allow_negative=True)
         ledger.open_account("a", "USD")

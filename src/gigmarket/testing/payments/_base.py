@@ -49,14 +49,17 @@ class GatewayKit:
 
     @pytest.fixture
     def clock(self) -> ManualClock:
+        """A manual clock at the kit's start time, which a test moves with ``advance``."""
         return ManualClock(START)
 
     @pytest.fixture
     def gateway(self, clock: ManualClock) -> Any:
+        """The adapter under test, from ``make_gateway`` on ``clock``."""
         return self.make_gateway(clock)
 
     @pytest.fixture
     def driver(self, gateway: Any) -> SandboxDriver:
+        """The driver of the gateway's test double, from ``make_driver``."""
         return self.make_driver(gateway)
 
     @pytest.fixture
@@ -78,11 +81,13 @@ class GatewayKit:
 
     @staticmethod
     def need(gateway: Any, capability: Capability) -> None:
+        """Skip the test unless the gateway declares ``capability``."""
         if not gateway.capabilities.supports(capability):
             pytest.skip(f"{gateway.name} does not declare {capability.value}")
 
     @staticmethod
     def lack(gateway: Any, capability: Capability) -> None:
+        """Skip the test if the gateway declares ``capability`` (for tests of its refusal)."""
         if gateway.capabilities.supports(capability):
             pytest.skip(f"{gateway.name} declares {capability.value}: nothing to refuse")
 
@@ -90,6 +95,8 @@ class GatewayKit:
     def card(
         driver: SandboxDriver, behaviour: CardBehaviour, code: DeclineCode | None = None
     ) -> str:
+        """A card token that makes a charge behave as ``behaviour`` (declined with
+        ``code``); skips the test if the driver cannot make one."""
         token = driver.card_token(behaviour, code)
         if token is None:
             what = f"{behaviour.value} {code.value}" if code else behaviour.value
@@ -98,6 +105,8 @@ class GatewayKit:
 
     @staticmethod
     def bank(driver: SandboxDriver, behaviour: BankBehaviour) -> str:
+        """A bank token that makes a payee behave as ``behaviour``; skips the test
+        if the driver cannot make one."""
         token = driver.bank_token(behaviour)
         if token is None:
             pytest.skip(f"the driver cannot force a bank account that {behaviour.value}")
@@ -105,11 +114,15 @@ class GatewayKit:
 
     @staticmethod
     def arm(driver: SandboxDriver, operation: Operation, fault: Fault) -> None:
+        """Make the next call of ``operation`` fail with ``fault``; skips the test if
+        the driver cannot simulate it."""
         if not driver.fail_next(operation, fault):
             pytest.skip(f"the driver cannot simulate {fault.kind.value} on {operation.value}")
 
     @staticmethod
     def arm_webhook(driver: SandboxDriver, fault: Fault) -> None:
+        """Apply ``fault`` to the next webhook delivery; skips the test if the driver
+        cannot simulate it."""
         if not driver.fail_next_webhook(fault):
             pytest.skip(f"the driver cannot simulate a webhook that is {fault.kind.value}")
 

@@ -60,6 +60,8 @@ class CollectionConformance(GatewayKit):
         return charge
 
     def authorized(self, gateway: Any, driver: SandboxDriver, keys: Keys) -> Charge:
+        """An authorized, uncaptured charge of 25.00; skips the test unless the
+        gateway declares ``manual_capture``."""
         self.need(gateway, Capability.MANUAL_CAPTURE)
         charge = self.charged(gateway, driver, keys, capture=False)
         assert charge.status is ChargeStatus.AUTHORIZED
@@ -517,6 +519,8 @@ class CollectionConformance(GatewayKit):
     # -- webhooks -----------------------------------------------------------
 
     def events(self, gateway: Any, driver: SandboxDriver) -> list[WebhookEvent]:
+        """The webhooks delivered since the last call, each verified and read by the
+        gateway's ``parse_webhook``."""
         return [gateway.parse_webhook(d.payload, d.headers) for d in driver.webhooks()]
 
     def test_webhooks_announce_changes(

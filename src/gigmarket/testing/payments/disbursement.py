@@ -44,6 +44,8 @@ class DisbursementConformance(GatewayKit):
         keys: Keys,
         behaviour: BankBehaviour = BankBehaviour.PAYS,
     ) -> Payee:
+        """A payee onboarded in the test currency with a bank token that behaves as
+        ``behaviour`` (paid, by default)."""
         payee: Payee = gateway.onboard_payee(
             reference="seller-nadia",
             currency=self.currency(gateway),
@@ -55,6 +57,8 @@ class DisbursementConformance(GatewayKit):
     def paid_out(
         self, gateway: Any, driver: SandboxDriver, keys: Keys, units: int = 4000
     ) -> Payout:
+        """A payout of ``units`` minor units to a fresh, active payee, as the
+        gateway returns it (usually still pending)."""
         payee = self.payee(gateway, driver, keys)
         payout: Payout = gateway.payout(
             payee_id=payee.id, amount=self.money(gateway, units), idempotency_key=next(keys)

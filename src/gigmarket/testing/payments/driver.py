@@ -74,6 +74,9 @@ class SandboxGatewayDriver:
         self.gateway = gateway
 
     def card_token(self, behaviour: CardBehaviour, code: DeclineCode | None = None) -> str | None:
+        """The sandbox token of ``CARD_TOKENS`` that behaves as ``behaviour``; for
+        ``DECLINE``, ``tok_decline_<code>`` (``None`` for a code no card declines
+        with). ``PEND_THEN_DECLINE`` always declines for insufficient funds."""
         if behaviour is CardBehaviour.DECLINE:
             return f"tok_decline_{code}" if code in CARD_DECLINE_CODES else None
         wanted: tuple[CardBehaviour, DeclineCode | None] = (CardBehaviour(behaviour), None)
@@ -82,24 +85,34 @@ class SandboxGatewayDriver:
         return next((token for token, does in CARD_TOKENS.items() if does == wanted), None)
 
     def bank_token(self, behaviour: BankBehaviour) -> str | None:
+        """The sandbox token of ``BANK_TOKENS`` that behaves as ``behaviour``."""
         return next((token for token, does in BANK_TOKENS.items() if does is behaviour), None)
 
     def fail_next(self, operation: Operation, fault: Fault) -> bool:
+        """Arm the sandbox's fault plan for the next call of ``operation``; always ``True``."""
         self.gateway.faults.on(operation, fault)
         return True
 
     def fail_next_webhook(self, fault: Fault) -> bool:
+        """Arm the sandbox's fault plan for the next webhook; always ``True``."""
         self.gateway.faults.on_webhook(fault)
         return True
 
     def settle_pending(self) -> None:
+        """Move everything waiting in the sandbox one step, whatever its clock says
+        (see
+        [SandboxGateway.settle_pending][gigmarket.payments.sandbox.SandboxGateway.settle_pending])."""
         self.gateway.settle_pending()
 
     def complete_action(self, charge_id: str, *, succeed: bool) -> bool:
+        """Pass or fail the buyer's authentication of a ``requires_action`` charge;
+        always ``True``."""
         self.gateway.complete_action(charge_id, succeed=succeed)
         return True
 
     def webhooks(self) -> list[WebhookDelivery]:
+        """The sandbox's webhook deliveries due by now and not yet delivered, in
+        delivery order."""
         return self.gateway.deliver_webhooks()
 
     def __repr__(self) -> str:
