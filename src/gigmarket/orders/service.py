@@ -143,7 +143,7 @@ class OrderDesk:
     def get(self, order_id: str) -> Order:
         """The order as it is now (any caller: reading changes nothing).
 
-        :param order_id: the id [place][gigmarket.orders.OrderDesk.place] returned.
+        :param order_id: the id [place][gigmarket.orders.service.OrderDesk.place] returned.
         :raises ValidationError: ``order_id`` is not a well-formed id.
         :raises OrderNotFound: no order has this id.
         """
@@ -281,10 +281,10 @@ class OrderDesk:
 
         Taken by the buyer ``buyer_id`` on an order *awaiting requirements*
         (paid); it moves to *in progress* and its delivery deadline
-        ([due_at][gigmarket.orders.Order.due_at]) starts counting now.
+        ([due_at][gigmarket.orders.model.Order.due_at]) starts counting now.
 
         :param answers: the answers keyed by question id, as the offer's
-            [questions][gigmarket.orders.Offer.questions] name them (``q1``, ``q2``...);
+            [questions][gigmarket.orders.model.Offer.questions] name them (``q1``, ``q2``...);
             every required question needs an answer, a choice question one of its
             choices (several joined by ``", "`` when it allows multiple).
         :raises OrderNotFound: no order has this id.
@@ -321,7 +321,7 @@ class OrderDesk:
         :raises WrongActor: ``buyer_id`` is not this order's buyer.
         :raises TransitionNotAllowed: the order is not delivered.
         :raises GuardFailed: no revisions are left
-            ([revisions_left][gigmarket.orders.Order.revisions_left] is 0).
+            ([revisions_left][gigmarket.orders.model.Order.revisions_left] is 0).
         """
         return self.act(order_id, "request_revision", actor=Actor.BUYER, account_id=buyer_id)
 
@@ -343,7 +343,7 @@ class OrderDesk:
         """The buyer cancels an order the seller has not delivered in time.
 
         Taken by the buyer ``buyer_id`` on an order *in progress* past its
-        [due_at][gigmarket.orders.Order.due_at]; it moves to *cancelled* and
+        [due_at][gigmarket.orders.model.Order.due_at]; it moves to *cancelled* and
         everything escrow holds is refunded to the buyer.
 
         :raises OrderNotFound: no order has this id.
@@ -361,9 +361,9 @@ class OrderDesk:
         Taken by the buyer or the seller (``by``, with their ``account_id``) on
         an order *awaiting requirements*, *in progress* or *delivered*; it moves
         to *cancellation requested*. The other party answers with
-        [respond_to_cancellation][gigmarket.orders.OrderDesk.respond_to_cancellation];
+        [respond_to_cancellation][gigmarket.orders.service.OrderDesk.respond_to_cancellation];
         the one who asked may
-        [withdraw_cancellation][gigmarket.orders.OrderDesk.withdraw_cancellation];
+        [withdraw_cancellation][gigmarket.orders.service.OrderDesk.withdraw_cancellation];
         silence past the policy's
         ``cancellation_response_window`` accepts it.
 
@@ -417,7 +417,7 @@ class OrderDesk:
         Taken by the buyer or the seller (``by``, with their ``account_id``) on
         an order *in progress*, *delivered* or in *cancellation requested*; it
         moves to *disputed* and the money stays in escrow until
-        [resolve_dispute][gigmarket.orders.OrderDesk.resolve_dispute] (or the policy's
+        [resolve_dispute][gigmarket.orders.service.OrderDesk.resolve_dispute] (or the policy's
         ``dispute_timeout``, which
         refunds the buyer).
 
@@ -434,7 +434,7 @@ class OrderDesk:
 
         Taken by an operator on a *disputed* order. A full refund cancels it, a
         zero refund completes it (a release, as
-        [accept][gigmarket.orders.OrderDesk.accept] would), anything
+        [accept][gigmarket.orders.service.OrderDesk.accept] would), anything
         between resolves it with a split (see
         [DisputeResolution][gigmarket.orders.DisputeResolution]).
 
