@@ -127,7 +127,8 @@ def anchors(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     site = tmp_path_factory.mktemp("reference-site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(ROOT / "src")}
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "--site-dir", str(site)],
+        # Not -q: it hides the warnings that --strict turns into a failure.
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=ROOT,
         env=env,
         capture_output=True,
