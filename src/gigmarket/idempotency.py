@@ -57,7 +57,6 @@ __all__ = [
     "internal_key",
     "remember",
     "replayed",
-    "scoped",
 ]
 
 MAX_KEY_LENGTH = 255
@@ -202,13 +201,6 @@ def internal_key(purpose: str, *parts: str) -> ScopedKey:
     if not key or len(key) > _MAX_INTERNAL_KEY:
         raise ValidationError("cannot derive an idempotency key from this id", field="reference")
     return ScopedKey(scope=f"{LIBRARY}:{_check_name(purpose)}", key=key)
-
-
-def scoped(
-    key: KeyLike | None, operation: str, *, party: object = None, party_field: str = "party"
-) -> ScopedKey | None:
-    """The scoped form of whatever a command was given: see :func:`host_key`."""
-    return host_key(key, operation, party=party, party_field=party_field)
 
 
 def fingerprint(payload: object) -> str:

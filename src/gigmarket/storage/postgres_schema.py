@@ -16,6 +16,8 @@ tests and tenants can each use their own.
 
 from __future__ import annotations
 
+from gigmarket.storage.key_scopes import WITHDRAWAL_KEYS, key_case, scope_case
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
 _LEDGER = """
@@ -267,43 +269,19 @@ so that ties in time break as Python (and SQLite) break them whatever the
 database's default collation is. The partial index holds only the open
 operations, the few ``reconcile`` works through, in its order."""
 
-_SCOPED_KEYS = """
+_PREFIX = "split_part(key, ':', 1)"
+_COLON = "position(':' IN key)"
+_SCOPED_KEYS = (
+    f"""
 ALTER TABLE idempotency_keys ADD COLUMN scope TEXT;
 UPDATE idempotency_keys SET
-    scope = CASE
-        WHEN operation IN ('webhook', 'tip') AND position(':' IN key) > 0
-            OR operation IN ('post', 'reverse', 'reserve', 'post_hold', 'void_hold')
-            AND split_part(key, ':', 1) IN ('payment', 'credit', 'release', 'refund',
-                'clear', 'tip', 'clawback', 'payout-paid', 'payout-returned',
-                'unwanted', 'refunded', 'refund-credit')
-            THEN 'gigmarket:' || split_part(key, ':', 1)
-        WHEN operation = 'place_order'
-            AND (SELECT buyer_id FROM orders WHERE id = result_id) IS NOT NULL
-            THEN 'host:place_order:' || (SELECT buyer_id FROM orders WHERE id = result_id)
-        WHEN operation = 'create_gig'
-            AND (SELECT seller_id FROM catalog_gigs WHERE id = result_id) IS NOT NULL
-            THEN 'host:create_gig:' || (SELECT seller_id FROM catalog_gigs WHERE id = result_id)
-        ELSE 'host:' || operation
-    END,
-    key = CASE
-        WHEN operation IN ('webhook', 'tip') AND position(':' IN key) > 0
-            OR operation IN ('post', 'reverse', 'reserve', 'post_hold', 'void_hold')
-            AND split_part(key, ':', 1) IN ('payment', 'credit', 'release', 'refund',
-                'clear', 'tip', 'clawback', 'payout-paid', 'payout-returned',
-                'unwanted', 'refunded', 'refund-credit')
-            THEN substr(key, position(':' IN key) + 1)
-        ELSE key
-    END;
+    scope = {scope_case(_PREFIX, _COLON)},
+    key = {key_case(_PREFIX, _COLON)};
 ALTER TABLE idempotency_keys ALTER COLUMN scope SET NOT NULL;
 ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
-ALTER TABLE idempotency_keys ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (scope, key);
-INSERT INTO idempotency_keys (scope, key, operation, fingerprint, result_id)
-SELECT 'host:withdraw:' || subject, substr(id, length('payout:' || subject || ':') + 1),
-       'withdraw', 'amount:' || units || ' ' || currency, id
-FROM payment_operations
-WHERE kind = 'payout' AND substr(id, 1, length('payout:' || subject || ':'))
-    = 'payout:' || subject || ':';
-"""
+ALTER TABLE idempotency_keys ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (scope, key);"""  # noqa: S608 -- made of constants, never of input
+    + WITHDRAWAL_KEYS
+)
 """Idempotency keys move into scopes (see :mod:`gigmarket.idempotency`): the
 primary key becomes ``(scope, key)``. Rows written before this version were
 all in one namespace; each is given the scope its writer would give it now.

@@ -15,6 +15,8 @@ a hand-written ``UPDATE`` cannot break them silently:
 
 from __future__ import annotations
 
+from gigmarket.storage.key_scopes import WITHDRAWAL_KEYS, key_case, scope_case
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
 _LEDGER = """
@@ -265,7 +267,10 @@ so the index ``reconcile`` reads covers only the open ones, in the order it
 works through them; its condition is written exactly as the query writes it,
 the only way SQLite uses a partial index."""
 
-_SCOPED_KEYS = """
+_PREFIX = "substr(key, 1, instr(key, ':') - 1)"
+_COLON = "instr(key, ':')"
+_SCOPED_KEYS = (
+    f"""
 ALTER TABLE idempotency_keys RENAME TO idempotency_keys_unscoped;
 CREATE TABLE idempotency_keys (
     scope       TEXT NOT NULL,
@@ -277,40 +282,13 @@ CREATE TABLE idempotency_keys (
 ) STRICT;
 INSERT INTO idempotency_keys (scope, key, operation, fingerprint, result_id)
 SELECT
-    CASE
-        WHEN operation IN ('webhook', 'tip') AND instr(key, ':') > 0
-            OR operation IN ('post', 'reverse', 'reserve', 'post_hold', 'void_hold')
-            AND substr(key, 1, instr(key, ':') - 1) IN ('payment', 'credit', 'release', 'refund',
-                'clear', 'tip', 'clawback', 'payout-paid', 'payout-returned',
-                'unwanted', 'refunded', 'refund-credit')
-            THEN 'gigmarket:' || substr(key, 1, instr(key, ':') - 1)
-        WHEN operation = 'place_order'
-            AND (SELECT buyer_id FROM orders WHERE id = result_id) IS NOT NULL
-            THEN 'host:place_order:' || (SELECT buyer_id FROM orders WHERE id = result_id)
-        WHEN operation = 'create_gig'
-            AND (SELECT seller_id FROM catalog_gigs WHERE id = result_id) IS NOT NULL
-            THEN 'host:create_gig:' || (SELECT seller_id FROM catalog_gigs WHERE id = result_id)
-        ELSE 'host:' || operation
-    END,
-    CASE
-        WHEN operation IN ('webhook', 'tip') AND instr(key, ':') > 0
-            OR operation IN ('post', 'reverse', 'reserve', 'post_hold', 'void_hold')
-            AND substr(key, 1, instr(key, ':') - 1) IN ('payment', 'credit', 'release', 'refund',
-                'clear', 'tip', 'clawback', 'payout-paid', 'payout-returned',
-                'unwanted', 'refunded', 'refund-credit')
-            THEN substr(key, instr(key, ':') + 1)
-        ELSE key
-    END,
+    {scope_case(_PREFIX, _COLON)},
+    {key_case(_PREFIX, _COLON)},
     operation, fingerprint, result_id
 FROM idempotency_keys_unscoped;
-DROP TABLE idempotency_keys_unscoped;
-INSERT INTO idempotency_keys (scope, key, operation, fingerprint, result_id)
-SELECT 'host:withdraw:' || subject, substr(id, length('payout:' || subject || ':') + 1),
-       'withdraw', 'amount:' || units || ' ' || currency, id
-FROM payment_operations
-WHERE kind = 'payout' AND substr(id, 1, length('payout:' || subject || ':'))
-    = 'payout:' || subject || ':';
-"""
+DROP TABLE idempotency_keys_unscoped;"""  # noqa: S608 -- made of constants, never of input
+    + WITHDRAWAL_KEYS
+)
 """Idempotency keys move into scopes (see :mod:`gigmarket.idempotency`): the
 primary key becomes ``(scope, key)``. Rows written before this version were
 all in one namespace; each is given the scope its writer would give it now.
