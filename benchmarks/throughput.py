@@ -34,8 +34,8 @@ from gigmarket.orders import (
     RefundDestination,
     fiverr_policy,
 )
-from gigmarket.storage.memory import MemoryStorage
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.memory.store import MemoryStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -61,7 +61,7 @@ def adapters() -> Iterator[dict[str, Callable[[], Any]]]:
         }
         url = os.environ.get("GIGMARKET_POSTGRES_URL")
         if url:
-            from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional
+            from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional
 
             def postgres() -> Any:
                 store = PostgresStorage(url, schema=f"gm_bench_{uuid.uuid4().hex[:10]}")

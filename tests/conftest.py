@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from gigmarket.storage.memory import MemoryStorage
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.memory.store import MemoryStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 settings.register_profile(
     "ci",
@@ -70,7 +70,7 @@ def postgres_stores(
         if os.environ.get("CI"):
             pytest.fail("CI must set GIGMARKET_POSTGRES_URL: PostgreSQL tests may not skip in CI")
         pytest.skip("set GIGMARKET_POSTGRES_URL to run the PostgreSQL tests")
-    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
+    from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional extra
 
     created: list[Any] = []
 

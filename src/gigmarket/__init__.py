@@ -5,7 +5,7 @@ library's authors, this facade for its users. The subpackages have their own
 facades: :mod:`gigmarket.escrow` (ledger, fees), :mod:`gigmarket.orders`
 (lifecycle), :mod:`gigmarket.catalog` (accounts, gigs, search),
 :mod:`gigmarket.cashier` (payments, refunds, withdrawals, reconciliation),
-:mod:`gigmarket.payments` (gateway ports and the sandbox) and
+:mod:`gigmarket.gateways` (gateway ports and the sandbox) and
 :mod:`gigmarket.storage` (adapters). :class:`Marketplace` puts them together.
 """
 

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from gigmarket.cli import main
+from gigmarket.admin.cli import main
 
 sys.exit(main())

@@ -51,6 +51,9 @@ from gigmarket.escrow import chart
 from gigmarket.escrow.audit import Violation, audit_ledger
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.escrow.model import Balance
+from gigmarket.gateways.protocols import CollectionGateway, DisbursementGateway
+from gigmarket.gateways.sandbox import SandboxGateway
+from gigmarket.gateways.secret import Secret
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount
 from gigmarket.orders import (
@@ -67,11 +70,8 @@ from gigmarket.orders import (
     fiverr_policy,
 )
 from gigmarket.orders.audit import audit_orders
-from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
-from gigmarket.payments.sandbox import SandboxGateway
-from gigmarket.payments.secret import Secret
 from gigmarket.ports import Storage, serves_every_port
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 __all__ = ["CatalogStanding", "Marketplace", "offer_from"]
 

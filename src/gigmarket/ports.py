@@ -12,7 +12,7 @@ module. Two protocols state the whole store:
   one), with ``close()``, ``schema_version()`` and ``migrate()``.
 
 :class:`~gigmarket.marketplace.Marketplace`, the operators' commands
-(:mod:`gigmarket.operations`) and the store audit take a :class:`Storage`;
+(:mod:`gigmarket.admin.operations`) and the store audit take a :class:`Storage`;
 :mod:`gigmarket.storage` holds the adapters that serve it (memory, SQLite,
 PostgreSQL), and :mod:`gigmarket.testing.storage` the suite that checks one.
 

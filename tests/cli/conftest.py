@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import pytest
 
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from tests.cli.story import Story, tell
 
 POSTGRES_URL = os.environ.get("GIGMARKET_POSTGRES_URL")

@@ -22,11 +22,11 @@ import attrs
 from gigmarket.catalog import CreateAccount
 from gigmarket.clock import ManualClock
 from gigmarket.escrow import chart
+from gigmarket.gateways import SandboxGateway
 from gigmarket.ids import sequential_ids
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
 from gigmarket.orders import Actor, Offer, OfferedPackage, RefundDestination, fiverr_policy
-from gigmarket.payments import SandboxGateway
 
 GATEWAY = "tamper_sandbox"
 API_KEY = "sk_sandbox_tamper_7Qe2"

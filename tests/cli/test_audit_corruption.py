@@ -14,7 +14,7 @@ from collections.abc import Callable
 import attrs
 import pytest
 
-from gigmarket.cli import main
+from gigmarket.admin.cli import main
 from tests.cli.conftest import StoredStory
 from tests.cli.hands import Hands, PostgresHands, SQLiteHands, forge_entry
 from tests.cli.story import Story

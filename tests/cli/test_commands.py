@@ -2,7 +2,7 @@
 
 Bad input and failures of every kind end the same way: one line on standard
 error starting ``gigmarket: error:``, a non-zero exit status, no traceback.
-Most tests call :func:`gigmarket.cli.main` in process; a few run
+Most tests call :func:`gigmarket.admin.cli.main` in process; a few run
 ``python -m gigmarket`` for real, to prove what an operator's shell sees.
 """
 
@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from gigmarket import cli
-from gigmarket.cli import main
-from gigmarket.operations import parse_location
+from gigmarket.admin import cli
+from gigmarket.admin.cli import main
+from gigmarket.admin.operations import parse_location
 from gigmarket.orders import DEFAULT_PROCESS
-from gigmarket.storage import postgres_schema as postgres_schema_module
-from gigmarket.storage import sqlite_schema
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.postgres import schema as postgres_schema_module
+from gigmarket.storage.sqlite import schema as sqlite_schema
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from tests.cli.conftest import StoredStory
 from tests.cli.hands import SQLiteHands
 from tests.cli.story import CLEARANCE_DUE, COMPLETED_AT

@@ -28,7 +28,7 @@ from gigmarket.errors import OutcomeUnknown
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
 from gigmarket.orders import Offer, OfferedPackage, fiverr_policy
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 API_KEY = "sk_test_cli_adapters_8Qw2"
 WEBHOOK_SECRET = "whsec_cli_adapters_Zt5"
@@ -148,7 +148,7 @@ def test_reconcile_with_stripe_against_localstripe(tmp_path: Path, localstripe_u
         base_url=localstripe_url, api_key=API_KEY, webhook_secret=WEBHOOK_SECRET,
         client=client, clock=ManualClock(datetime.now(UTC)),
     )  # fmt: skip
-    from gigmarket.testing.payments import CardBehaviour  # noqa: PLC0415
+    from gigmarket.testing.gateways import CardBehaviour  # noqa: PLC0415
 
     card = driver.card_token(CardBehaviour.REQUIRE_ACTION)
     charge_ids: list[str] = []

@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from gigmarket.admin.cli import EXIT_ERROR, EXIT_OK, main
 from gigmarket.cashier import OperationStatus, PaymentOperation
-from gigmarket.cli import EXIT_ERROR, EXIT_OK, main
 from gigmarket.clock import ManualClock
 from gigmarket.errors import OutcomeUnknown
+from gigmarket.gateways import SandboxGateway
+from gigmarket.gateways.faults import Fault
+from gigmarket.gateways.protocols import Operation
 from gigmarket.ids import sequential_ids
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
 from gigmarket.orders import Offer, OfferedPackage, OrderState, fiverr_policy
-from gigmarket.payments import SandboxGateway
-from gigmarket.payments.faults import Fault
-from gigmarket.payments.protocols import Operation
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 S = OperationStatus
 GATEWAY = "cli_resolve_sandbox"

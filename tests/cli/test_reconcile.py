@@ -21,21 +21,25 @@ from pathlib import Path
 
 import pytest
 
-from gigmarket import cli
+from gigmarket.admin import cli
+from gigmarket.admin.cli import main
+from gigmarket.admin.operations import GATEWAY_VARIABLE_PREFIX, gateway_settings
 from gigmarket.cashier import OperationStatus
 from gigmarket.cashier import reconcile as reconciliation
 from gigmarket.catalog import CreateAccount
-from gigmarket.cli import main
 from gigmarket.clock import ManualClock
 from gigmarket.errors import (
     GatewayMisconfigured,
     OutcomeUnknown,
     PaymentNotFound,
 )
+from gigmarket.gateways import SandboxGateway, registry
+from gigmarket.gateways.faults import Fault
+from gigmarket.gateways.protocols import Operation
+from gigmarket.gateways.secret import REDACTED, Secret
 from gigmarket.ids import sequential_ids
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
-from gigmarket.operations import GATEWAY_VARIABLE_PREFIX, gateway_settings
 from gigmarket.orders import (
     Actor,
     Offer,
@@ -44,11 +48,7 @@ from gigmarket.orders import (
     RefundDestination,
     fiverr_policy,
 )
-from gigmarket.payments import SandboxGateway, registry
-from gigmarket.payments.faults import Fault
-from gigmarket.payments.protocols import Operation
-from gigmarket.payments.secret import REDACTED, Secret
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 GATEWAY = "cli_reconcile_sandbox"
 OTHER_GATEWAY = "cli_reconcile_other"

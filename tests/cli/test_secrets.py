@@ -1,6 +1,6 @@
 """No secret in a repr, a message, a traceback's chain or a pickle: the store
 URL's password (in its userinfo or as a query parameter), a driver message
-that quotes it, and a :class:`~gigmarket.payments.secret.Secret`."""
+that quotes it, and a :class:`~gigmarket.gateways.secret.Secret`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pickle
 
 import pytest
 
-from gigmarket.cli import main
+from gigmarket.admin.cli import main
+from gigmarket.admin.operations import migrate_store, open_store, parse_location
 from gigmarket.errors import StorageError, ValidationError
-from gigmarket.operations import migrate_store, open_store, parse_location
-from gigmarket.payments.secret import Secret
+from gigmarket.gateways.secret import Secret
 from gigmarket.storage.urls import redact_url, scrub, url_secrets
 
 PASSWORD = "s3cret-Pw"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from gigmarket import store_audit
+from gigmarket.admin import audit as store_audit
+from gigmarket.admin.audit import audit_store, format_money
 from gigmarket.errors import StorageError
 from gigmarket.escrow.audit import audit_ledger
-from gigmarket.storage.memory import MemoryStorage
-from gigmarket.storage.sqlite import SQLiteStorage
-from gigmarket.store_audit import audit_store, format_money
+from gigmarket.storage.memory.store import MemoryStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from tests.cli.conftest import StoredStory
 from tests.cli.hands import SQLiteHands, forge_entry
 

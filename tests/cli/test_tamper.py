@@ -23,11 +23,11 @@ from typing import Any
 import attrs
 import pytest
 
-from gigmarket.cli import main
-from gigmarket.payments import SandboxGateway, registry
-from gigmarket.payments.faults import Fault
-from gigmarket.payments.protocols import Operation
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.admin.cli import main
+from gigmarket.gateways import SandboxGateway, registry
+from gigmarket.gateways.faults import Fault
+from gigmarket.gateways.protocols import Operation
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from tests.cli.conftest import POSTGRES_URL
 from tests.cli.hands import FORGED_AT, Hands, PostgresHands, SQLiteHands, forge_entry
 from tests.cli.payment_story import (
@@ -76,7 +76,7 @@ def tampered(
             lambda: SQLiteStorage(path, migrate=False),
         )
     else:
-        from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional
+        from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional
 
         factory = request.getfixturevalue("postgres_storage_factory")
         storage = factory()
@@ -538,7 +538,7 @@ def test_bad_audit_options_are_one_line(
 def test_a_gateway_that_cannot_list_is_refused(
     tampered: Tampered, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gigmarket.payments.protocols import Capabilities  # noqa: PLC0415
+    from gigmarket.gateways.protocols import Capabilities  # noqa: PLC0415
 
     narrow = SandboxGateway(
         api_key=API_KEY,

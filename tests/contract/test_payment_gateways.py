@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 import pytest
 
 from gigmarket.clock import ManualClock
-from gigmarket.payments import Capabilities, SandboxGateway, registry
-from gigmarket.testing.payments import (
+from gigmarket.gateways import Capabilities, SandboxGateway, registry
+from gigmarket.testing.gateways import (
     CollectionConformance,
     DisbursementConformance,
     SandboxDriver,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from gigmarket.storage.memory import MemoryStorage
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.memory.store import MemoryStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from gigmarket.testing.storage import StorageConformance
 
 

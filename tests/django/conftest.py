@@ -25,7 +25,7 @@ import pytest
 
 from gigmarket import ManualClock, Marketplace
 from gigmarket.catalog import CreateAccount, CreateGig, SetUpProfile
-from gigmarket.payments import SandboxGateway
+from gigmarket.gateways import SandboxGateway
 
 START = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 

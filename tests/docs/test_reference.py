@@ -34,10 +34,10 @@ FACADES = (
     "gigmarket.orders",
     "gigmarket.escrow",
     "gigmarket.cashier",
-    "gigmarket.payments",
+    "gigmarket.gateways",
     "gigmarket.storage",
     "gigmarket.ports",
-    "gigmarket.testing.payments",
+    "gigmarket.testing.gateways",
     "gigmarket.testing.storage",
     "gigmarket.testing.storage_payments",
 )

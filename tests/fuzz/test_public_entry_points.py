@@ -2,7 +2,7 @@
 
 The entry points are found by introspection: every public method of
 ``Marketplace``, ``OrderDesk``, ``Catalog``, ``Cashier`` and ``Ledger``, every
-function of :mod:`gigmarket.payments.webhooks` and the sandbox's webhook
+function of :mod:`gigmarket.gateways.webhooks` and the sandbox's webhook
 parser, so a method added tomorrow is fuzzed tomorrow (the few left out are
 listed in :data:`EXCLUDED`, each with its reason). Each call starts from
 valid arguments (a real order, a real seller...) and replaces at least one of
@@ -40,12 +40,12 @@ from gigmarket.catalog import Catalog, CreateAccount, CreateGig, SetUpProfile
 from gigmarket.clock import ManualClock
 from gigmarket.errors import GigmarketError
 from gigmarket.escrow.ledger import Ledger
+from gigmarket.gateways import webhooks
+from gigmarket.gateways.sandbox import SandboxGateway
 from gigmarket.ids import sequential_ids
 from gigmarket.orders import OrderDesk
-from gigmarket.payments import webhooks
-from gigmarket.payments.sandbox import SandboxGateway
-from gigmarket.storage.memory import MemoryStorage
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.memory.store import MemoryStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from tests.strategies import gig_payload, hostile_values, profile_payload
 
 MESSAGE_LIMIT = 500

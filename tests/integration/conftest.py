@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 POSTGRES_URL = os.environ.get("GIGMARKET_POSTGRES_URL")
 

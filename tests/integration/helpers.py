@@ -27,7 +27,7 @@ from gigmarket.escrow.audit import audit_ledger
 from gigmarket.money import Amount
 from gigmarket.orders import DEFAULT_PROCESS, Offer, OfferedPackage
 from gigmarket.orders.audit import audit_orders
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SELLER_ID = "nadia"
@@ -51,7 +51,7 @@ class StoreSpec:
         """A new storage object on this store (the caller closes it)."""
         if self.engine == "sqlite":
             return SQLiteStorage(self.location, migrate=migrate)
-        from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
+        from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional extra
 
         return PostgresStorage(self.location, schema=self.schema, migrate=migrate)
 

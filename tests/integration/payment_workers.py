@@ -1,7 +1,7 @@
 """The two processes of the payment crash test, and the gateway both of them reach.
 
 A real gateway is someone else's computer: it outlives the host process that
-called it. So the :class:`~gigmarket.payments.sandbox.SandboxGateway` lives in
+called it. So the :class:`~gigmarket.gateways.sandbox.SandboxGateway` lives in
 the server process of a :class:`GatewayManager` (a
 :class:`multiprocessing.managers.BaseManager`), together with the
 :class:`~gigmarket.clock.ManualClock` it runs on, as one
@@ -34,16 +34,16 @@ from typing import TYPE_CHECKING, NoReturn
 
 from gigmarket.clock import ManualClock
 from gigmarket.errors import PaymentNotFound
+from gigmarket.gateways.protocols import Capabilities
+from gigmarket.gateways.results import Charge, Payee, Payout, Refund
+from gigmarket.gateways.sandbox import SandboxGateway
+from gigmarket.gateways.secret import Secret
+from gigmarket.gateways.webhooks import WebhookEvent
 from gigmarket.ids import sequential_ids
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
 from gigmarket.orders import RefundDestination, fiverr_policy
-from gigmarket.payments.protocols import Capabilities
-from gigmarket.payments.results import Charge, Payee, Payout, Refund
-from gigmarket.payments.sandbox import SandboxGateway
-from gigmarket.payments.secret import Secret
-from gigmarket.payments.webhooks import WebhookEvent
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 API_KEY = "sk_sandbox_payment_crash_4Rw8"
 WEBHOOK_SECRET = "whsec_payment_crash_Zt61"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gigmarket.escrow.ledger import Ledger
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from tests.integration.helpers import START, mp_context, spec_of, store_violations, usd
 from tests.integration.workers import stream_worker
 

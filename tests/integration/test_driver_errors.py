@@ -31,7 +31,7 @@ from gigmarket.errors import (
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.escrow.model import AccountBalance, LedgerAccount
 from gigmarket.idempotency import IdempotencyRecord
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from tests.integration.helpers import usd
 
 GATEWAY, ESCROW = "gateway:sandbox:USD", "escrow:order:1"
@@ -308,7 +308,7 @@ def test_postgres_an_unbalanced_entry_fails_at_commit(pg_store: Any) -> None:
 def test_postgres_unreachable_or_malformed_urls(postgres_url: str) -> None:
     import psycopg  # noqa: PLC0415 -- optional extra
 
-    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
+    from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional extra
 
     for url, cause in (
         ("postgresql://postgres@127.0.0.1:1/test", psycopg.OperationalError),

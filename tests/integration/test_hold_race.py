@@ -21,7 +21,7 @@ from gigmarket.escrow.audit import audit_ledger
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.escrow.model import Hold
 from gigmarket.money import Amount
-from gigmarket.storage.sql import SqlLedgerRepository
+from gigmarket.storage.sql.repositories import SqlLedgerRepository
 
 pytestmark = pytest.mark.postgres
 

@@ -33,11 +33,11 @@ from gigmarket.escrow.ledger import Ledger
 from gigmarket.escrow.model import HoldStatus
 from gigmarket.idempotency import internal_key
 from gigmarket.orders import OrderDesk, fiverr_policy
-from gigmarket.storage.postgres_schema import MIGRATIONS as PG_MIGRATIONS
-from gigmarket.storage.postgres_schema import SCHEMA_VERSION as PG_VERSION
-from gigmarket.storage.sqlite import SQLiteStorage
-from gigmarket.storage.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
-from gigmarket.storage.sqlite_schema import SCHEMA_VERSION as SQLITE_VERSION
+from gigmarket.storage.postgres.schema import MIGRATIONS as PG_MIGRATIONS
+from gigmarket.storage.postgres.schema import SCHEMA_VERSION as PG_VERSION
+from gigmarket.storage.sqlite.schema import MIGRATIONS as SQLITE_MIGRATIONS
+from gigmarket.storage.sqlite.schema import SCHEMA_VERSION as SQLITE_VERSION
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from tests.integration.helpers import (
     BUYER_ID,
     START,
@@ -405,7 +405,7 @@ def fresh_postgres_shape(postgres_storage_factory: Any, postgres_url: str) -> di
 def test_an_old_postgres_schema_is_migrated_on_open(
     postgres_url: str, postgres_schema: str, fresh_postgres_shape: Any, version: int
 ) -> None:
-    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
+    from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional extra
 
     _pg_schema_at(postgres_url, postgres_schema, version)
     _pg_plain(postgres_url, postgres_schema, lambda ex: _write_v1_ledger(ex, version))
@@ -423,7 +423,7 @@ def test_an_old_postgres_schema_is_migrated_on_open(
 def test_a_postgres_schema_from_a_newer_gigmarket_is_refused(
     postgres_url: str, postgres_schema: str
 ) -> None:
-    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
+    from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional extra
 
     PostgresStorage(postgres_url, schema=postgres_schema).close()
     newer = PG_VERSION + 1
@@ -446,7 +446,7 @@ def test_a_postgres_schema_from_a_newer_gigmarket_is_refused(
 def test_an_old_postgres_schema_opened_without_migrating_names_migrate(
     postgres_url: str, postgres_schema: str
 ) -> None:
-    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
+    from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional extra
 
     _pg_schema_at(postgres_url, postgres_schema, 1)
     with pytest.raises(StorageError, match="gigmarket migrate") as refused:
@@ -459,7 +459,7 @@ def test_an_old_postgres_schema_opened_without_migrating_names_migrate(
 def test_migrating_a_postgres_schema_twice_changes_nothing(
     postgres_url: str, postgres_schema: str
 ) -> None:
-    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
+    from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional extra
 
     _pg_schema_at(postgres_url, postgres_schema, 1)
     _pg_plain(postgres_url, postgres_schema, _write_v1_ledger)
@@ -572,7 +572,7 @@ def test_sqlite_keys_of_schema_5_move_into_their_scopes(tmp_path: Path) -> None:
 def test_postgres_keys_of_schema_5_move_into_their_scopes(
     postgres_url: str, postgres_schema: str
 ) -> None:
-    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
+    from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional extra
 
     _pg_schema_at(postgres_url, postgres_schema, 5)
     _pg_plain(postgres_url, postgres_schema, _write_unscoped_keys)

@@ -46,11 +46,11 @@ from gigmarket.clock import ManualClock
 from gigmarket.escrow import chart
 from gigmarket.escrow.audit import audit_ledger
 from gigmarket.escrow.model import HoldStatus
+from gigmarket.gateways.results import ChargeStatus, PayoutStatus, RefundStatus
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount, sum_amounts
 from gigmarket.orders import Actor, Order, OrderState
-from gigmarket.payments.results import ChargeStatus, PayoutStatus, RefundStatus
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from tests.integration.helpers import START, make_offer, mp_context, store_violations
 from tests.integration.payment_workers import (
     GatewayManager,

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from gigmarket import Amount, Marketplace
-from gigmarket.cli import main as gigmarket
-from gigmarket.operations import parse_location, stored_version
-from gigmarket.storage.postgres_schema import MIGRATIONS, SCHEMA_VERSION
+from gigmarket.admin.cli import main as gigmarket
+from gigmarket.admin.operations import parse_location, stored_version
+from gigmarket.storage.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 
 pytestmark = pytest.mark.postgres
 
@@ -129,7 +129,7 @@ def test_a_postgres_store_is_backed_up_migrated_audited_and_rolled_back(
 
     # The restored store is the old one, whole: it upgrades again, and its money reads back.
     assert _run("migrate", "--db", postgres_url, "--schema", schema)[0] == 0
-    from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional extra
+    from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional extra
 
     market = Marketplace(PostgresStorage(postgres_url, schema=schema, migrate=False))
     try:

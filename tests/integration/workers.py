@@ -35,7 +35,7 @@ from tests.integration.helpers import (
 )
 
 with contextlib.suppress(ImportError):  # preloaded by the forkserver when installed
-    import gigmarket.storage.postgres  # noqa: F401
+    import gigmarket.storage.postgres.store  # noqa: F401
 
 BARRIER_TIMEOUT = WORKER_TIMEOUT / 3
 

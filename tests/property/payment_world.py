@@ -2,10 +2,10 @@
 
 The payment fault machine (:mod:`tests.property.test_payment_faults`) drives a
 :class:`PaymentWorld`: a :class:`~gigmarket.marketplace.Marketplace` on a
-:class:`~gigmarket.storage.memory.MemoryStorage`, a
+:class:`~gigmarket.storage.memory.store.MemoryStorage`, a
 :class:`~gigmarket.clock.ManualClock` and a
-:class:`~gigmarket.payments.sandbox.SandboxGateway` whose
-:class:`~gigmarket.payments.faults.FaultPlan` the machine arms. This module
+:class:`~gigmarket.gateways.sandbox.SandboxGateway` whose
+:class:`~gigmarket.gateways.faults.FaultPlan` the machine arms. This module
 holds everything that is not a rule:
 
 - **the gateway's side of the story**, read only through the sandbox's public
@@ -47,24 +47,24 @@ from gigmarket.catalog import CreateAccount
 from gigmarket.clock import ManualClock
 from gigmarket.errors import GatewayUnavailable, WebhookVerificationFailed
 from gigmarket.escrow import chart
-from gigmarket.ids import sequential_ids
-from gigmarket.marketplace import Marketplace
-from gigmarket.money import Amount
-from gigmarket.orders import Offer, OfferedPackage, Order, OrderState, RefundDestination
-from gigmarket.orders.policy import fiverr_policy
-from gigmarket.payments.faults import Fault
-from gigmarket.payments.protocols import Operation
-from gigmarket.payments.results import (
+from gigmarket.gateways.faults import Fault
+from gigmarket.gateways.protocols import Operation
+from gigmarket.gateways.results import (
     Charge,
     ChargeStatus,
     Payout,
     PayoutStatus,
     RefundStatus,
 )
-from gigmarket.payments.sandbox import SandboxGateway
-from gigmarket.payments.secret import Secret
-from gigmarket.payments.webhooks import SIGNATURE_HEADER, sign
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.gateways.sandbox import SandboxGateway
+from gigmarket.gateways.secret import Secret
+from gigmarket.gateways.webhooks import SIGNATURE_HEADER, sign
+from gigmarket.ids import sequential_ids
+from gigmarket.marketplace import Marketplace
+from gigmarket.money import Amount
+from gigmarket.orders import Offer, OfferedPackage, Order, OrderState, RefundDestination
+from gigmarket.orders.policy import fiverr_policy
+from gigmarket.storage.memory.store import MemoryStorage
 
 __all__ = [
     "BUYERS",

@@ -53,7 +53,7 @@ from gigmarket.catalog.memory_search import MemoryGigSearch
 from gigmarket.clock import ManualClock
 from gigmarket.errors import GigmarketError
 from gigmarket.money import Amount
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 from tests.strategies import catalog_search_queries, gig_payloads, profile_payload, scrambled_ids
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

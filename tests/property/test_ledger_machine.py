@@ -52,9 +52,9 @@ from gigmarket.escrow.ledger import Ledger
 from gigmarket.escrow.model import HoldStatus, Posting
 from gigmarket.ids import sequential_ids
 from gigmarket.money import Amount
-from gigmarket.storage.memory import MemoryStorage
-from gigmarket.storage.postgres import PostgresStorage
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.memory.store import MemoryStorage
+from gigmarket.storage.postgres.store import PostgresStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 POSTGRES_URL = os.environ.get("GIGMARKET_POSTGRES_URL")
 START = datetime(2026, 1, 1, tzinfo=UTC)

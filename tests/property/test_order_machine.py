@@ -83,9 +83,9 @@ from gigmarket.orders import (
     upwork_policy,
 )
 from gigmarket.orders.audit import audit_orders
-from gigmarket.storage.memory import MemoryStorage
-from gigmarket.storage.postgres import PostgresStorage
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.memory.store import MemoryStorage
+from gigmarket.storage.postgres.store import PostgresStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from tests.property.order_model import (
     ACTIONS,
     LEGAL,

@@ -74,11 +74,11 @@ from gigmarket.errors import (
     TransitionNotAllowed,
     WithdrawalRefused,
 )
+from gigmarket.gateways.faults import Fault
+from gigmarket.gateways.protocols import Operation
+from gigmarket.gateways.results import ChargeStatus
 from gigmarket.money import Amount
 from gigmarket.orders import Actor, OrderState, RefundDestination
-from gigmarket.payments.faults import Fault
-from gigmarket.payments.protocols import Operation
-from gigmarket.payments.results import ChargeStatus
 from tests.property.payment_world import (
     BUYERS,
     CURRENCY,

@@ -31,8 +31,8 @@ from hypothesis.stateful import (
 
 from gigmarket.clock import ManualClock
 from gigmarket.errors import InvalidPaymentRequest, OutcomeUnknown
+from gigmarket.gateways import ChargeStatus, Fault, Operation, SandboxGateway
 from gigmarket.money import Amount
-from gigmarket.payments import ChargeStatus, Fault, Operation, SandboxGateway
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 UNITS = st.integers(min_value=1, max_value=20_000)

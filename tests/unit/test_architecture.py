@@ -63,13 +63,13 @@ def test_the_real_tree_keeps_every_contract(tmp_path: Path) -> None:
     ("module", "imports", "shown"),
     [
         # the domain reaches for a storage adapter
-        ("orders/model.py", "gigmarket.storage.sqlite", "gigmarket.orders.model -> "),
+        ("orders/model.py", "gigmarket.storage.sqlite.store", "gigmarket.orders.model -> "),
         # the ledger, which stands alone, reaches for the order lifecycle
         ("escrow/model.py", "gigmarket.orders.model", "gigmarket.escrow.model -> "),
         # the kernel reaches for the domain
         ("money.py", "gigmarket.escrow.chart", "gigmarket.money -> "),
         # the ports reach for an adapter
-        ("ports.py", "gigmarket.storage.memory", "gigmarket.ports -> "),
+        ("ports.py", "gigmarket.storage.memory.store", "gigmarket.ports -> "),
         # a service reaches for the composition root
         ("cashier/model.py", "gigmarket.marketplace", "gigmarket.cashier.model -> "),
     ],

@@ -11,7 +11,7 @@ from gigmarket.escrow.audit import audit_ledger
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.escrow.model import JournalEntry, Posting
 from gigmarket.money import Amount
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -25,10 +25,10 @@ from gigmarket.errors import (
 )
 from gigmarket.escrow import chart
 from gigmarket.escrow.ledger import Ledger
+from gigmarket.gateways.secret import Secret
+from gigmarket.gateways.webhooks import SIGNATURE_HEADER, compute_signature, sign, verify
 from gigmarket.ids import sequential_ids
-from gigmarket.payments.secret import Secret
-from gigmarket.payments.webhooks import SIGNATURE_HEADER, compute_signature, sign, verify
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 from tests.strategies import gig_payload, profile_payload
 
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)

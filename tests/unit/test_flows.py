@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gigmarket.admin.demo import run_demo
 from gigmarket.clock import ManualClock
-from gigmarket.demo import run_demo
 from gigmarket.errors import InsufficientFunds, ValidationError
 from gigmarket.escrow import chart
 from gigmarket.escrow.audit import audit_ledger
@@ -17,7 +17,7 @@ from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.escrow.model import HoldStatus
 from gigmarket.money import Amount
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 
 def usd(value: str) -> Amount:

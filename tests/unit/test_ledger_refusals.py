@@ -37,7 +37,7 @@ from gigmarket.escrow.ledger import MAX_BALANCE, Ledger
 from gigmarket.escrow.model import Balance, HoldStatus, Posting
 from gigmarket.ids import sequential_ids
 from gigmarket.money import Amount, Money
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

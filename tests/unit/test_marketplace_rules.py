@@ -25,11 +25,11 @@ from gigmarket.clock import ManualClock
 from gigmarket.errors import ValidationError
 from gigmarket.escrow import FeeSchedule
 from gigmarket.escrow.presets import FIVERR_SMALL_ORDER_FEES, fiverr
+from gigmarket.gateways import SandboxGateway
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
 from gigmarket.orders import OrderState, fiverr_policy
-from gigmarket.payments import SandboxGateway
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 YEN_RULES = GigRules(

@@ -12,7 +12,7 @@ from gigmarket._iso4217 import EXPONENTS, NO_MINOR_UNIT
 from gigmarket.errors import InvalidAmount, UnknownCurrency, UnsupportedCurrency
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.money import Amount, currency_code, exponent, parse_rate
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 # -- the strict parser reads ASCII digits only --------------------------------------------
 

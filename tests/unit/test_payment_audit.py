@@ -14,7 +14,7 @@ from gigmarket.escrow.ledger import Ledger
 from gigmarket.ids import sequential_ids
 from gigmarket.money import Amount
 from gigmarket.orders import Offer, OfferedPackage, OrderDesk, fiverr_policy
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 NOW = datetime(2026, 3, 1, 9, tzinfo=UTC)
 USD = "USD"

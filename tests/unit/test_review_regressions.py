@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gigmarket.admin.audit import audit_store
 from gigmarket.errors import (
     AmountOutOfRange,
     CurrencyMismatch,
@@ -23,9 +24,8 @@ from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ledger import Ledger
 from gigmarket.money import Amount, allocate, parse_rate
-from gigmarket.storage.memory import MemoryStorage
-from gigmarket.storage.sqlite import SQLiteStorage
-from gigmarket.store_audit import audit_store
+from gigmarket.storage.memory.store import MemoryStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 
 def usd(value: str) -> Amount:

@@ -11,7 +11,7 @@ from gigmarket._kernel.runner import Command, Handler, Runner, execute
 from gigmarket.catalog import Catalog, CreateAccount
 from gigmarket.errors import IdempotencyConflict, TransientStorageError, ValidationError
 from gigmarket.idempotency import internal_key
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 
 @attrs.frozen(kw_only=True)

@@ -24,7 +24,7 @@ from gigmarket.escrow.taccounts import (
     t_accounts,
 )
 from gigmarket.money import Amount
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 START = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 

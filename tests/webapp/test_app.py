@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gigmarket import Marketplace
-from gigmarket.demo import run_demo
+from gigmarket.admin.demo import run_demo
 from tests.webapp.conftest import Served, require_web_app
 
 

@@ -21,10 +21,10 @@ import pytest
 import stripe
 from gigmarket.clock import ManualClock
 from gigmarket.errors import GatewayUnavailable, InvalidPaymentRequest, PaymentNotFound
+from gigmarket.gateways import Fault, Operation, PayeeStatus, PayoutStatus
 from gigmarket.money import Amount
-from gigmarket.payments import Fault, Operation, PayeeStatus, PayoutStatus
-from gigmarket.testing.payments import BankBehaviour, DisbursementConformance, SandboxDriver
-from gigmarket.testing.payments._base import START
+from gigmarket.testing.gateways import BankBehaviour, DisbursementConformance, SandboxDriver
+from gigmarket.testing.gateways._base import START
 
 from gigmarket_stripe import StripeGateway
 from gigmarket_stripe.fake_connect import FakeStripeConnect, _Saved

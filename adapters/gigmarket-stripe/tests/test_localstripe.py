@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import pytest
 from gigmarket.clock import ManualClock
-from gigmarket.testing.payments import CollectionConformance, SandboxDriver
+from gigmarket.testing.gateways import CollectionConformance, SandboxDriver
 
 from gigmarket_stripe import StripeGateway
 from gigmarket_stripe.testing import LocalstripeDriver, LocalstripeHTTPClient

@@ -31,14 +31,14 @@ from gigmarket.errors import (
     PaymentNotFound,
     RateLimited,
 )
-from gigmarket.money import Amount
-from gigmarket.payments import (
+from gigmarket.gateways import (
     ChargeStatus,
     DeclineCode,
     EventType,
     PayeeStatus,
     PayoutStatus,
 )
+from gigmarket.money import Amount
 
 from gigmarket_stripe import StripeGateway
 from gigmarket_stripe._translate import DECLINE_CODES

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from gigmarket.clock import ManualClock
+from gigmarket.gateways import DeclineCode
 from gigmarket.money import Amount
-from gigmarket.payments import DeclineCode
-from gigmarket.testing.payments import CollectionConformance, SandboxDriver
+from gigmarket.testing.gateways import CollectionConformance, SandboxDriver
 
 from gigmarket_acmepay import AcmePayGateway, FakeAcmeServer
 from gigmarket_acmepay.testing import AcmeDriver

@@ -1,6 +1,6 @@
 """The payment service: checkout, refunds, withdrawals, webhooks, reconciliation.
 
-:mod:`gigmarket.payments` defines what a gateway is; this package puts one to
+:mod:`gigmarket.gateways` defines what a gateway is; this package puts one to
 work for a marketplace. It is the only part of gigmarket that both calls a
 gateway and writes the books, and it does so in a fixed order (record, call,
 apply; see :mod:`gigmarket.cashier.service`) that survives a crash or a lost

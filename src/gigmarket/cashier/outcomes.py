@@ -24,14 +24,7 @@ from gigmarket.escrow import chart
 from gigmarket.escrow.flows import EscrowFlows
 from gigmarket.escrow.ledger import LedgerTransaction
 from gigmarket.escrow.model import HoldStatus
-from gigmarket.idempotency import ScopedKey, internal_key
-from gigmarket.ids import IdFactory
-from gigmarket.money import Amount, sum_amounts
-from gigmarket.orders.events import OrderEvent
-from gigmarket.orders.model import Actor, Order, OrderState
-from gigmarket.orders.ports import OrdersUnitOfWork
-from gigmarket.orders.service import OrderDesk
-from gigmarket.payments.results import (
+from gigmarket.gateways.results import (
     Charge,
     ChargeStatus,
     Payee,
@@ -41,6 +34,13 @@ from gigmarket.payments.results import (
     Refund,
     RefundStatus,
 )
+from gigmarket.idempotency import ScopedKey, internal_key
+from gigmarket.ids import IdFactory
+from gigmarket.money import Amount, sum_amounts
+from gigmarket.orders.events import OrderEvent
+from gigmarket.orders.model import Actor, Order, OrderState
+from gigmarket.orders.ports import OrdersUnitOfWork
+from gigmarket.orders.service import OrderDesk
 
 __all__ = ["Books", "QueuedCardRefunds"]
 

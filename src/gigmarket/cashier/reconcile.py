@@ -37,11 +37,11 @@ from gigmarket.cashier.policy import CashierPolicy
 from gigmarket.cashier.ports import CashierUnitOfWork
 from gigmarket.clock import Clock
 from gigmarket.errors import GigmarketError, PaymentError
+from gigmarket.gateways.protocols import CollectionGateway, DisbursementGateway
+from gigmarket.gateways.results import Charge, ChargeStatus, Payee, Payout, Refund
+from gigmarket.gateways.webhooks import WebhookEvent
 from gigmarket.idempotency import fingerprint, internal_key, remember
 from gigmarket.orders.model import OrderState
-from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
-from gigmarket.payments.results import Charge, ChargeStatus, Payee, Payout, Refund
-from gigmarket.payments.webhooks import WebhookEvent
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ from gigmarket.cashier.model import OperationKind, OperationStatus, PaymentOpera
 from gigmarket.cashier.outcomes import Books
 from gigmarket.cashier.ports import CashierUnitOfWork
 from gigmarket.errors import OperationSettled, ValidationError
-from gigmarket.payments.results import (
+from gigmarket.gateways.results import (
     Charge,
     ChargeStatus,
     Decline,

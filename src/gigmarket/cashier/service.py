@@ -52,14 +52,14 @@ from gigmarket.errors import (
     brief,
 )
 from gigmarket.escrow import chart
+from gigmarket.gateways.protocols import CollectionGateway, DisbursementGateway
+from gigmarket.gateways.results import Charge, ChargeStatus, Payout
+from gigmarket.gateways.secret import Secret
+from gigmarket.gateways.webhooks import check_delivery
 from gigmarket.ids import IdFactory, random_ids
 from gigmarket.money import Amount, currency_code
 from gigmarket.orders.model import Actor, Order, OrderState
 from gigmarket.orders.service import OrderDesk
-from gigmarket.payments.protocols import CollectionGateway, DisbursementGateway
-from gigmarket.payments.results import Charge, ChargeStatus, Payout
-from gigmarket.payments.secret import Secret
-from gigmarket.payments.webhooks import check_delivery
 from gigmarket.text import check_id, check_limit
 
 __all__ = ["Cashier", "CheckoutResult", "Withdrawal"]

@@ -25,9 +25,9 @@ from gigmarket.catalog.gigs import (
     Extra,
     Faq,
     GigContent,
+    GigRequirement,
     Package,
     QuestionKind,
-    RequirementQuestion,
 )
 from gigmarket.catalog.taxonomy import GigRules
 from gigmarket.errors import MoneyError, ValidationError
@@ -98,7 +98,7 @@ def _extras(
     )
 
 
-def _questions(inputs: Sequence[QuestionInput], out: Problems) -> tuple[RequirementQuestion, ...]:
+def _questions(inputs: Sequence[QuestionInput], out: Problems) -> tuple[GigRequirement, ...]:
     for index, item in enumerate(inputs):
         field = f"requirements.{index}"
         if item.kind is QuestionKind.MULTIPLE_CHOICE and len(item.choices) < 2:
@@ -109,7 +109,7 @@ def _questions(inputs: Sequence[QuestionInput], out: Problems) -> tuple[Requirem
             if item.allow_multiple:
                 out.add(f"{field}.allow_multiple", "only multiple-choice questions allow several")
     return tuple(
-        RequirementQuestion(
+        GigRequirement(
             text=item.text,
             kind=item.kind,
             required=item.required,

@@ -46,13 +46,13 @@ __all__ = [
     "Gig",
     "GigAction",
     "GigContent",
+    "GigRequirement",
     "GigStatus",
+    "GigTransition",
     "GigVersion",
     "Package",
     "QuestionKind",
     "Quote",
-    "RequirementQuestion",
-    "Transition",
 ]
 
 
@@ -77,7 +77,7 @@ class GigAction(enum.Enum):
 
 
 @attrs.frozen
-class Transition:
+class GigTransition:
     """From which statuses an action is allowed, and where it leads."""
 
     sources: frozenset[GigStatus]
@@ -85,15 +85,15 @@ class Transition:
 
 
 _S = GigStatus
-GIG_TRANSITIONS: Mapping[GigAction, Transition] = MappingProxyType(
+GIG_TRANSITIONS: Mapping[GigAction, GigTransition] = MappingProxyType(
     {
-        GigAction.PUBLISH: Transition(frozenset({_S.DRAFT}), _S.ACTIVE),
-        GigAction.PAUSE: Transition(frozenset({_S.ACTIVE}), _S.PAUSED),
-        GigAction.RESUME: Transition(frozenset({_S.PAUSED}), _S.ACTIVE),
-        GigAction.ARCHIVE: Transition(
+        GigAction.PUBLISH: GigTransition(frozenset({_S.DRAFT}), _S.ACTIVE),
+        GigAction.PAUSE: GigTransition(frozenset({_S.ACTIVE}), _S.PAUSED),
+        GigAction.RESUME: GigTransition(frozenset({_S.PAUSED}), _S.ACTIVE),
+        GigAction.ARCHIVE: GigTransition(
             frozenset({_S.DRAFT, _S.ACTIVE, _S.PAUSED, _S.DENIED}), _S.ARCHIVED
         ),
-        GigAction.DENY: Transition(frozenset({_S.DRAFT, _S.ACTIVE, _S.PAUSED}), _S.DENIED),
+        GigAction.DENY: GigTransition(frozenset({_S.DRAFT, _S.ACTIVE, _S.PAUSED}), _S.DENIED),
     }
 )
 """The gig lifecycle as data. ``archived`` is final; ``denied`` only archives."""
@@ -143,7 +143,7 @@ class QuestionKind(enum.Enum):
 
 
 @attrs.frozen(kw_only=True)
-class RequirementQuestion:
+class GigRequirement:
     """What the seller needs from the buyer before work starts.
 
     ``choices`` is non-empty only for multiple choice; ``allow_multiple`` lets
@@ -192,7 +192,7 @@ class GigContent:
     description: str = ""
     packages: tuple[Package, ...] = ()
     extras: tuple[Extra, ...] = ()
-    requirements: tuple[RequirementQuestion, ...] = ()
+    requirements: tuple[GigRequirement, ...] = ()
     faqs: tuple[Faq, ...] = ()
     gallery: tuple[str, ...] = ()
 

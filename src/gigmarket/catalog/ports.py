@@ -16,7 +16,7 @@ from typing import Protocol
 
 from gigmarket.catalog.accounts import SellerProfile, UserAccount
 from gigmarket.catalog.gigs import Gig, GigStatus, GigVersion
-from gigmarket.catalog.reputation import OrderOutcome, Review
+from gigmarket.catalog.reputation import OrderOutcome, ReviewRating
 from gigmarket.idempotency import IdempotencyRepository
 from gigmarket.unit_of_work import UnitOfWork
 
@@ -84,19 +84,19 @@ class CatalogRepository(Protocol):
 
     # -- reputation inputs
 
-    def get_review(self, review_id: str) -> Review | None:
+    def get_review(self, review_id: str) -> ReviewRating | None:
         """The review ``review_id``, or ``None`` if there is none."""
         ...
 
-    def add_review(self, review: Review) -> None:
+    def add_review(self, review: ReviewRating) -> None:
         """Append a review, indexed by gig and by seller."""
         ...
 
-    def reviews_for_gig(self, gig_id: str) -> Sequence[Review]:
+    def reviews_for_gig(self, gig_id: str) -> Sequence[ReviewRating]:
         """The gig's reviews, oldest first (empty if it has none)."""
         ...
 
-    def reviews_for_seller(self, seller_id: str) -> Sequence[Review]:
+    def reviews_for_seller(self, seller_id: str) -> Sequence[ReviewRating]:
         """The reviews of all the seller's gigs, oldest first (empty if none)."""
         ...
 

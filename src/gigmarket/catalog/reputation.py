@@ -40,7 +40,7 @@ __all__ = [
     "OrderOutcome",
     "OutcomeKind",
     "RatingSummary",
-    "Review",
+    "ReviewRating",
     "SellerLevel",
     "SellerLevelPolicy",
     "SellerStats",
@@ -84,7 +84,7 @@ def parse_rating(value: object, field: str = "rating") -> Decimal:
 
 
 @attrs.frozen(kw_only=True)
-class Review:
+class ReviewRating:
     """A published review's rating, as the catalog keeps it (the text stays with the order)."""
 
     id: str
@@ -165,7 +165,7 @@ class SellerStats:
         *,
         member_since: datetime,
         outcomes: Iterable[OrderOutcome],
-        reviews: Iterable[Review],
+        reviews: Iterable[ReviewRating],
         at: datetime,
     ) -> SellerStats:
         """Aggregate the outcomes and reviews recorded at or before ``at``."""

@@ -26,7 +26,7 @@ from gigmarket.catalog.reputation import (
     OrderOutcome,
     OutcomeKind,
     RatingSummary,
-    Review,
+    ReviewRating,
     SellerLevel,
     SellerLevelPolicy,
     SellerStats,
@@ -260,7 +260,7 @@ class Catalog:
 
     def record_review(
         self, *, review_id: str, order_id: str, gig_id: str, buyer_id: str, rating: object
-    ) -> Review:
+    ) -> ReviewRating:
         """See :meth:`CatalogTransaction.record_review`."""
         return self._run(
             lambda tx: tx.record_review(

@@ -30,7 +30,7 @@ from gigmarket.catalog.reputation import (
     OrderOutcome,
     OutcomeKind,
     RatingSummary,
-    Review,
+    ReviewRating,
     SellerLevel,
     SellerLevelPolicy,
     SellerStats,
@@ -288,7 +288,7 @@ class CatalogTransaction:
 
     def record_review(
         self, *, review_id: str, order_id: str, gig_id: str, buyer_id: str, rating: object
-    ) -> Review:
+    ) -> ReviewRating:
         """Record a *published* review's rating. The review id is its idempotency key."""
         check_id(review_id, "review_id")
         payload = (
@@ -307,7 +307,7 @@ class CatalogTransaction:
         self.account(buyer_id)
         if buyer_id == gig.seller_id:
             raise ValidationError("a seller does not review their own gig", field="buyer_id")
-        review = Review(
+        review = ReviewRating(
             id=review_id,
             gig_id=gig_id,
             seller_id=gig.seller_id,

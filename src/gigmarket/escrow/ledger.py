@@ -54,7 +54,7 @@ class Ledger:
     times; ``transaction()`` blocks are not retried, since only the caller
     knows whether its block can be run twice.
 
-    >>> from gigmarket.storage.memory import MemoryStorage
+    >>> from gigmarket.storage.memory.store import MemoryStorage
     >>> from gigmarket.money import Amount
     >>> ledger = Ledger(MemoryStorage())
     >>> _ = ledger.open_account("gateway:sandbox", "USD", allow_negative=True)

@@ -21,7 +21,7 @@ So the ledger's balance of an account is always its credits minus its debits,
 and an entry's postings summing to zero is the textbook's "debits equal
 credits".
 
->>> from gigmarket.storage.memory import MemoryStorage
+>>> from gigmarket.storage.memory.store import MemoryStorage
 >>> from gigmarket.money import Amount
 >>> from gigmarket.escrow.ledger import Ledger
 >>> ledger = Ledger(MemoryStorage())

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from gigmarket.errors import SchemaTooNew, StorageError
 from gigmarket.ports import Storage
-from gigmarket.storage.memory import MemoryStorage
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.storage.memory.store import MemoryStorage
+from gigmarket.storage.sqlite.store import SQLiteStorage
 from gigmarket.storage.urls import StoreLocation, parse_location, secrets_kept
 
 if TYPE_CHECKING:
-    from gigmarket.storage.postgres import PostgresStorage
+    from gigmarket.storage.postgres.store import PostgresStorage
 
 __all__ = [
     "MemoryStorage",
@@ -47,7 +47,7 @@ def __getattr__(name: str) -> object:
 
 def _postgres() -> type[PostgresStorage]:
     try:
-        from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- optional
+        from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- optional
     except ImportError:
         raise StorageError(
             "PostgreSQL stores need psycopg 3: pip install 'gigmarket[postgres]'"

@@ -33,14 +33,14 @@ from gigmarket.clock import ManualClock
 from gigmarket.errors import PaymentNotFound
 from gigmarket.escrow import chart
 from gigmarket.escrow.audit import audit_ledger
+from gigmarket.gateways import Capabilities, SandboxGateway
+from gigmarket.gateways.results import Charge, Payout, PayoutStatus
 from gigmarket.ids import sequential_ids
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount, sum_amounts
 from gigmarket.orders import Actor, Offer, OfferedPackage, Order, RefundDestination
 from gigmarket.orders.policy import fiverr_policy
-from gigmarket.payments import Capabilities, SandboxGateway
-from gigmarket.payments.results import Charge, Payout, PayoutStatus
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 API_KEY = "sk_sandbox_cashier_unit_7Hq2"

@@ -16,10 +16,10 @@ from gigmarket.errors import (
     WrongActor,
 )
 from gigmarket.escrow import chart
+from gigmarket.gateways import ChargeStatus, Fault, Operation
+from gigmarket.gateways.results import CARD_DECLINE_CODES, Charge, DeclineCode
 from gigmarket.money import Amount
 from gigmarket.orders import OrderState, RefundDestination
-from gigmarket.payments import ChargeStatus, Fault, Operation
-from gigmarket.payments.results import CARD_DECLINE_CODES, Charge, DeclineCode
 
 if TYPE_CHECKING:
     from conftest import Shop, ShopFactory

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from gigmarket.cashier import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.escrow import chart
+from gigmarket.gateways import Capabilities, Fault, Operation
+from gigmarket.gateways.sandbox import SANDBOX_CURRENCIES
 from gigmarket.money import Amount
 from gigmarket.orders import Actor, DisputeResolution, OrderState, RefundDestination
-from gigmarket.payments import Capabilities, Fault, Operation
-from gigmarket.payments.sandbox import SANDBOX_CURRENCIES
 
 if TYPE_CHECKING:
     from conftest import Shop, ShopFactory

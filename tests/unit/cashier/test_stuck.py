@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from gigmarket.admin.operations import run_due
 from gigmarket.cashier import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.cashier.audit import STUCK, Attention
 from gigmarket.errors import (
@@ -29,10 +30,9 @@ from gigmarket.errors import (
     ValidationError,
 )
 from gigmarket.escrow import chart
+from gigmarket.gateways import ChargeStatus, Fault, Operation
 from gigmarket.money import Amount
-from gigmarket.operations import run_due
 from gigmarket.orders import OrderState, RefundDestination
-from gigmarket.payments import ChargeStatus, Fault, Operation
 
 if TYPE_CHECKING:
     from conftest import Shop, ShopFactory

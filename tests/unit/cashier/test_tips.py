@@ -9,8 +9,8 @@ import pytest
 from gigmarket.cashier import OperationKind, OperationStatus
 from gigmarket.errors import OutcomeUnknown, TransitionNotAllowed, WrongActor
 from gigmarket.escrow import chart
+from gigmarket.gateways import Fault, Operation
 from gigmarket.money import Amount
-from gigmarket.payments import Fault, Operation
 
 if TYPE_CHECKING:
     from conftest import Shop

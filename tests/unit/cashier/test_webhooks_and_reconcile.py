@@ -18,10 +18,10 @@ from gigmarket.cashier import (
 )
 from gigmarket.errors import GatewayUnavailable, OutcomeUnknown, WebhookVerificationFailed
 from gigmarket.escrow import chart
+from gigmarket.gateways import Fault, Operation, PayoutStatus
+from gigmarket.gateways.results import Charge
 from gigmarket.money import Amount
 from gigmarket.orders import OrderState, RefundDestination
-from gigmarket.payments import Fault, Operation, PayoutStatus
-from gigmarket.payments.results import Charge
 
 if TYPE_CHECKING:
     from conftest import Shop, ShopFactory

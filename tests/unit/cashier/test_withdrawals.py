@@ -21,9 +21,9 @@ from gigmarket.errors import (
     WithdrawalRefused,
 )
 from gigmarket.escrow import chart
+from gigmarket.gateways import Fault, Operation, PayeeStatus, PayoutStatus
 from gigmarket.money import Amount
 from gigmarket.orders import Order
-from gigmarket.payments import Fault, Operation, PayeeStatus, PayoutStatus
 
 if TYPE_CHECKING:
     from conftest import Shop, ShopFactory

@@ -19,7 +19,7 @@ from gigmarket.catalog import (
 )
 from gigmarket.clock import ManualClock
 from gigmarket.ids import sequential_ids
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 from tests.strategies import gig_payload, profile_payload
 
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)

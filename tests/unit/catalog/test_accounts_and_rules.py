@@ -33,7 +33,7 @@ from gigmarket.errors import (
     UserNotFound,
     ValidationError,
 )
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 from tests.strategies import gig_payload, profile_payload
 
 

@@ -36,7 +36,7 @@ from gigmarket.errors import (
     ValidationError,
 )
 from gigmarket.money import Amount
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 from tests.strategies import gig_payload, profile_payload
 
 # -- status lifecycle -------------------------------------------------------

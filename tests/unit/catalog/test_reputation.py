@@ -28,7 +28,7 @@ from gigmarket.catalog import (
 from gigmarket.clock import ManualClock
 from gigmarket.errors import IdempotencyConflict, LevelPolicyError, UserNotFound, ValidationError
 from gigmarket.money import Amount
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 AT = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 LEVELS = [SellerLevel.LEVEL_ONE, SellerLevel.LEVEL_TWO, SellerLevel.TOP_RATED]

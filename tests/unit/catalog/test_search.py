@@ -45,9 +45,9 @@ from gigmarket.catalog.search import Cursor, SortKey, sort_key
 from gigmarket.clock import ManualClock
 from gigmarket.errors import StorageError, ValidationError
 from gigmarket.money import Amount
-from gigmarket.storage.postgres_search import PostgresGigSearch
-from gigmarket.storage.sqlite_schema import SCHEMA_VERSION
-from gigmarket.storage.sqlite_search import SQLiteGigSearch
+from gigmarket.storage.postgres.search import PostgresGigSearch
+from gigmarket.storage.sqlite.schema import SCHEMA_VERSION
+from gigmarket.storage.sqlite.search import SQLiteGigSearch
 from tests.strategies import (
     CATALOG_CATEGORIES,
     CATALOG_WORDS,

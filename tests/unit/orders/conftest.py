@@ -1,7 +1,7 @@
 """Fixtures for the order lifecycle's unit tests.
 
 ``make_world(...)`` builds an :class:`~gigmarket.orders.OrderDesk` on a
-:class:`~gigmarket.storage.memory.MemoryStorage`, a manual clock and readable
+:class:`~gigmarket.storage.memory.store.MemoryStorage`, a manual clock and readable
 sequential ids; ``world.drive(state)`` walks a new order into any state of
 the lifecycle. The helpers live in :mod:`tests.unit.orders.helpers`.
 """
@@ -17,7 +17,7 @@ from gigmarket.clock import ManualClock
 from gigmarket.ids import sequential_ids
 from gigmarket.orders import LifecyclePolicy, Order, OrderDesk, fiverr_policy
 from gigmarket.orders.ports import StandingByPredicate
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 from tests.unit.orders.helpers import START, STATES, World, WorldFactory
 
 

@@ -1,7 +1,7 @@
 """Helpers for the order lifecycle's unit tests (the fixtures are in conftest.py).
 
 :class:`World` wraps an :class:`~gigmarket.orders.OrderDesk` on a
-:class:`~gigmarket.storage.memory.MemoryStorage`, a :class:`ManualClock` and
+:class:`~gigmarket.storage.memory.store.MemoryStorage`, a :class:`ManualClock` and
 readable sequential ids; ``world.drive(state)`` places an order and walks it,
 through the public commands only, into any state of the lifecycle (see
 :data:`STATES`). ``snapshot(storage)`` copies everything committed, deep
@@ -35,7 +35,7 @@ from gigmarket.orders import (
     RequirementQuestion,
 )
 from gigmarket.orders.audit import audit_orders
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 """A Monday morning; every story starts here."""

@@ -8,7 +8,7 @@ then from what is available; what the seller no longer has becomes debt,
 which the next clearance repays before anything becomes available.
 
 Every test runs a whole :class:`~gigmarket.marketplace.Marketplace` on
-:class:`~gigmarket.storage.memory.MemoryStorage` with the sandbox gateway,
+:class:`~gigmarket.storage.memory.store.MemoryStorage` with the sandbox gateway,
 and ends with the books audited (the ledger's invariants, each order's
 conservation against its escrow account).
 
@@ -39,6 +39,9 @@ from gigmarket.errors import (
 )
 from gigmarket.escrow import chart
 from gigmarket.escrow.audit import audit_ledger
+from gigmarket.gateways import SandboxGateway
+from gigmarket.gateways.faults import Fault
+from gigmarket.gateways.protocols import Operation
 from gigmarket.ids import sequential_ids
 from gigmarket.marketplace import Marketplace
 from gigmarket.money import Amount
@@ -54,10 +57,7 @@ from gigmarket.orders import (
     fiverr_policy,
 )
 from gigmarket.orders.audit import audit_orders
-from gigmarket.payments import SandboxGateway
-from gigmarket.payments.faults import Fault
-from gigmarket.payments.protocols import Operation
-from gigmarket.storage.memory import MemoryStorage
+from gigmarket.storage.memory.store import MemoryStorage
 from tests.unit.orders.helpers import Snapshot, snapshot
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 A host may call ``run_due`` from cron and from a worker, or from two workers
 that overlap. Here two desks (as two worker processes would have, each with
-its own ids) share one :class:`~gigmarket.storage.memory.MemoryStorage` and
+its own ids) share one :class:`~gigmarket.storage.memory.store.MemoryStorage` and
 call ``run_due(now)`` together over some twenty orders whose timers are all
 due, one of them a timer that fails. The outcome must be the same as one
 worker running alone: each timer executed (or reported failed) once, the same
@@ -28,7 +28,7 @@ from gigmarket.ids import sequential_ids
 from gigmarket.orders import DEFAULT_PROCESS, DueRun, OrderDesk
 from gigmarket.orders.audit import audit_orders
 from gigmarket.orders.model import ScheduledAction
-from gigmarket.storage.memory import MemoryStorage, MemoryUnitOfWork
+from gigmarket.storage.memory.store import MemoryStorage, MemoryUnitOfWork
 from tests.unit.orders.helpers import World, WorldFactory
 
 ROUNDS = 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gigmarket.clock import ManualClock
-from gigmarket.payments import SandboxGateway
+from gigmarket.gateways import SandboxGateway
 from tests.unit.payments.helpers import API_KEY, T0, WEBHOOK_SECRET
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from gigmarket.errors import ValidationError
-from gigmarket.payments import Fault, FaultKind, FaultPlan, Operation
+from gigmarket.gateways import Fault, FaultKind, FaultPlan, Operation
 
 
 def test_faults_are_taken_in_order_per_operation() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gigmarket.errors import UnknownCurrency, UnsupportedOperation
-from gigmarket.payments import (
+from gigmarket.gateways import (
     Capabilities,
     Capability,
     CollectionGateway,

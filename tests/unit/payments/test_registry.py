@@ -13,7 +13,7 @@ import pytest
 
 from gigmarket.clock import ManualClock
 from gigmarket.errors import GatewayMisconfigured, ValidationError
-from gigmarket.payments import SandboxGateway, registry
+from gigmarket.gateways import SandboxGateway, registry
 from tests.unit.payments.helpers import API_KEY, WEBHOOK_SECRET
 
 CONFIG: dict[str, Any] = {

@@ -8,8 +8,7 @@ import attrs
 import pytest
 
 from gigmarket.errors import ValidationError
-from gigmarket.money import Amount
-from gigmarket.payments import (
+from gigmarket.gateways import (
     Charge,
     ChargeStatus,
     Decline,
@@ -21,7 +20,8 @@ from gigmarket.payments import (
     Refund,
     RefundStatus,
 )
-from gigmarket.payments.results import BANK_DECLINE_CODES, CARD_DECLINE_CODES
+from gigmarket.gateways.results import BANK_DECLINE_CODES, CARD_DECLINE_CODES
+from gigmarket.money import Amount
 from tests.unit.payments.helpers import T0, usd
 
 

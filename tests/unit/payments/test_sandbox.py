@@ -18,8 +18,7 @@ from gigmarket.errors import (
     ValidationError,
     WebhookVerificationFailed,
 )
-from gigmarket.money import Amount
-from gigmarket.payments import (
+from gigmarket.gateways import (
     Capabilities,
     ChargeStatus,
     EventType,
@@ -28,7 +27,8 @@ from gigmarket.payments import (
     PayoutStatus,
     SandboxGateway,
 )
-from gigmarket.payments.sandbox import CARD_TOKENS, RAW_DECLINE_CODES
+from gigmarket.gateways.sandbox import CARD_TOKENS, RAW_DECLINE_CODES
+from gigmarket.money import Amount
 from tests.unit.payments.helpers import API_KEY, T0, WEBHOOK_SECRET, usd
 
 
@@ -106,7 +106,7 @@ def test_a_retry_overtakes_its_delayed_first_attempt(
 def test_a_delayed_request_refused_at_the_gateway_is_never_found(
     sandbox: SandboxGateway, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="gigmarket.payments.sandbox")
+    caplog.set_level(logging.DEBUG, logger="gigmarket.gateways.sandbox")
     sandbox.faults.on(Operation.CHARGE, Fault.delay(timedelta(seconds=30)))
     with pytest.raises(OutcomeUnknown):
         sandbox.charge(amount=usd("10.00"), source="tok_unknown", idempotency_key="k")

@@ -1,6 +1,6 @@
 """What a test or a teacher reads back from the sandbox through its public
 surface: the objects it made (read-only snapshots), the optional listing port
-(:class:`~gigmarket.payments.protocols.ListsActivity`), and a fault plan that
+(:class:`~gigmarket.gateways.protocols.ListsActivity`), and a fault plan that
 can be cleared."""
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ import pytest
 
 from gigmarket.clock import ManualClock
 from gigmarket.errors import GatewayUnavailable
-from gigmarket.money import Amount
-from gigmarket.payments import SandboxGateway
-from gigmarket.payments.faults import Fault, FaultPlan
-from gigmarket.payments.protocols import (
+from gigmarket.gateways import SandboxGateway
+from gigmarket.gateways.faults import Fault, FaultPlan
+from gigmarket.gateways.protocols import (
     Capabilities,
     Capability,
     CollectionGateway,
     ListsActivity,
     Operation,
 )
-from gigmarket.payments.results import ChargeStatus, PayoutStatus
+from gigmarket.gateways.results import ChargeStatus, PayoutStatus
+from gigmarket.money import Amount
 
 START = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from gigmarket.errors import ValidationError
-from gigmarket.payments.secret import REDACTED, Secret
+from gigmarket.gateways.secret import REDACTED, Secret
 
 VALUE = "sk_live_51H8zQpLkT"
 

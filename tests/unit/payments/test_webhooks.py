@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gigmarket.errors import ValidationError, WebhookVerificationFailed
-from gigmarket.payments.secret import Secret
-from gigmarket.payments.webhooks import (
+from gigmarket.gateways.secret import Secret
+from gigmarket.gateways.webhooks import (
     DEFAULT_TOLERANCE,
     SIGNATURE_HEADER,
     EventType,

@@ -23,8 +23,7 @@ from gigmarket.errors import (
     PaymentNotFound,
     RateLimited,
 )
-from gigmarket.money import Amount
-from gigmarket.payments import (
+from gigmarket.gateways import (
     Charge,
     ChargeStatus,
     Decline,
@@ -36,7 +35,8 @@ from gigmarket.payments import (
     Refund,
     RefundStatus,
 )
-from gigmarket.payments.webhooks import EventType
+from gigmarket.gateways.webhooks import EventType
+from gigmarket.money import Amount
 
 from gigmarket_stripe.http import RequestNotSent
 

@@ -42,9 +42,7 @@ from gigmarket.errors import (
     ValidationError,
     WebhookVerificationFailed,
 )
-from gigmarket.idempotency import check_key
-from gigmarket.money import Amount
-from gigmarket.payments import (
+from gigmarket.gateways import (
     Capabilities,
     Charge,
     Operation,
@@ -55,7 +53,9 @@ from gigmarket.payments import (
     Secret,
     WebhookEvent,
 )
-from gigmarket.payments.webhooks import DEFAULT_TOLERANCE, EventType, header_value, verify
+from gigmarket.gateways.webhooks import DEFAULT_TOLERANCE, EventType, header_value, verify
+from gigmarket.idempotency import check_key
+from gigmarket.money import Amount
 
 from gigmarket_stripe._translate import (
     BANK_REFUSALS,
@@ -139,8 +139,8 @@ def _account_of(payout: str) -> tuple[str, str] | None:
 
 
 class StripeGateway:
-    """Stripe as a gigmarket :class:`~gigmarket.payments.CollectionGateway`
-    and :class:`~gigmarket.payments.DisbursementGateway`."""
+    """Stripe as a gigmarket :class:`~gigmarket.gateways.CollectionGateway`
+    and :class:`~gigmarket.gateways.DisbursementGateway`."""
 
     name = "stripe"
     capabilities = Capabilities(

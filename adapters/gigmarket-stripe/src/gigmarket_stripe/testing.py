@@ -43,9 +43,9 @@ from typing import Any
 
 import stripe
 from gigmarket.clock import Clock
-from gigmarket.payments import DeclineCode, Fault, FaultKind, Operation
-from gigmarket.payments.webhooks import WebhookDelivery
-from gigmarket.testing.payments import BankBehaviour, CardBehaviour
+from gigmarket.gateways import DeclineCode, Fault, FaultKind, Operation
+from gigmarket.gateways.webhooks import WebhookDelivery
+from gigmarket.testing.gateways import BankBehaviour, CardBehaviour
 
 from gigmarket_stripe.fake_connect import FakeStripeConnect
 from gigmarket_stripe.gateway import SIGNATURE_HEADER
@@ -271,7 +271,7 @@ class LocalstripeHTTPClient(FaultyHTTPClient):
 
 
 class LocalstripeDriver:
-    """The kit's :class:`~gigmarket.testing.payments.SandboxDriver` for a
+    """The kit's :class:`~gigmarket.testing.gateways.SandboxDriver` for a
     gateway on localstripe."""
 
     def __init__(
@@ -402,7 +402,7 @@ class FakeConnectHTTPClient(stripe.HTTPClient):
 
 
 class FakeConnectDriver:
-    """The kit's :class:`~gigmarket.testing.payments.SandboxDriver` for a
+    """The kit's :class:`~gigmarket.testing.gateways.SandboxDriver` for a
     gateway on the fake of Stripe's Connect endpoints (built from Stripe's
     published API shapes, not Stripe itself). It serves the disbursement
     kit: no card payments (those run on localstripe)."""

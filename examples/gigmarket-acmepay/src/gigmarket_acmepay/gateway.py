@@ -36,9 +36,7 @@ from gigmarket.errors import (
     ValidationError,
     WebhookVerificationFailed,
 )
-from gigmarket.idempotency import check_key
-from gigmarket.money import Amount
-from gigmarket.payments import (
+from gigmarket.gateways import (
     Capabilities,
     Charge,
     ChargeStatus,
@@ -50,7 +48,7 @@ from gigmarket.payments import (
     Secret,
     WebhookEvent,
 )
-from gigmarket.payments.webhooks import (
+from gigmarket.gateways.webhooks import (
     DEFAULT_TOLERANCE,
     EventType,
     check_timestamp,
@@ -58,6 +56,8 @@ from gigmarket.payments.webhooks import (
     header_value,
     signatures_match,
 )
+from gigmarket.idempotency import check_key
+from gigmarket.money import Amount
 
 from gigmarket_acmepay.fake import AcmeConnectionError, AcmeResponse, AcmeTimeout
 from gigmarket_acmepay.http import DEFAULT_TIMEOUT, HTTPTransport
@@ -111,7 +111,7 @@ def _time(unix: int) -> datetime:
 
 # --8<-- [start:declare]
 class AcmePayGateway:
-    """Acme Pay as a gigmarket :class:`~gigmarket.payments.CollectionGateway`."""
+    """Acme Pay as a gigmarket :class:`~gigmarket.gateways.CollectionGateway`."""
 
     name = "acmepay"
     capabilities = Capabilities(

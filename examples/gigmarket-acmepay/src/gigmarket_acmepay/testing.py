@@ -7,9 +7,9 @@ skips those tests, saying so. Importing this module needs pytest.
 
 from __future__ import annotations
 
-from gigmarket.payments import DeclineCode, Fault, FaultKind, Operation
-from gigmarket.payments.webhooks import WebhookDelivery
-from gigmarket.testing.payments import BankBehaviour, CardBehaviour
+from gigmarket.gateways import DeclineCode, Fault, FaultKind, Operation
+from gigmarket.gateways.webhooks import WebhookDelivery
+from gigmarket.testing.gateways import BankBehaviour, CardBehaviour
 
 from gigmarket_acmepay.fake import TEST_TOKENS, FakeAcmeServer
 from gigmarket_acmepay.gateway import DECLINE_CODES
@@ -33,7 +33,7 @@ _FAILURES = {
 
 
 class AcmeDriver:
-    """The kit's :class:`~gigmarket.testing.payments.SandboxDriver` for :class:`FakeAcmeServer`."""
+    """The kit's :class:`~gigmarket.testing.gateways.SandboxDriver` for :class:`FakeAcmeServer`."""
 
     def __init__(self, server: FakeAcmeServer) -> None:
         self.server = server

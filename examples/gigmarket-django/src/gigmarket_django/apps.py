@@ -8,9 +8,9 @@ from typing import Any
 from django.apps import AppConfig, apps
 from django.conf import settings
 from gigmarket import Clock, Marketplace, SystemClock
-from gigmarket.operations import parse_location
-from gigmarket.payments import SandboxGateway
-from gigmarket.storage.sqlite import SQLiteStorage
+from gigmarket.admin.operations import parse_location
+from gigmarket.gateways import SandboxGateway
+from gigmarket.storage.sqlite.store import SQLiteStorage
 
 
 # --8<-- [start:build]
@@ -22,7 +22,7 @@ def build_marketplace(options: Mapping[str, Any], *, clock: Clock | None = None)
     if location.engine == "sqlite":
         storage = SQLiteStorage(location.target, migrate=migrate)
     else:
-        from gigmarket.storage.postgres import PostgresStorage  # noqa: PLC0415 -- an extra
+        from gigmarket.storage.postgres.store import PostgresStorage  # noqa: PLC0415 -- an extra
 
         storage = PostgresStorage(
             location.target,

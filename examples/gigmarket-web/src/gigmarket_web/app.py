@@ -41,8 +41,8 @@ from gigmarket import (
 from gigmarket.cashier import OperationKind, OperationStatus, PaymentOperation
 from gigmarket.catalog import CreateAccount, CreateGig, SearchQuery, SetUpProfile
 from gigmarket.errors import PaymentError, WebhookVerificationFailed
+from gigmarket.gateways import SandboxGateway
 from gigmarket.orders import Actor, Order, OrderState
-from gigmarket.payments import SandboxGateway
 
 from gigmarket_web import session
 from gigmarket_web.jobs import EventLog, Jobs, Ticker

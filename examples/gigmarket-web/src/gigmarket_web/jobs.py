@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gigmarket import Marketplace
+from gigmarket.gateways import SandboxGateway
 from gigmarket.orders import OrderEvent
-from gigmarket.payments import SandboxGateway
 
 __all__ = ["EventLog", "Jobs", "TickReport", "Ticker"]
 
